@@ -1,0 +1,246 @@
+"""The `salesgraph` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from salesgraph.db import migrations
+from salesgraph.db.engine import create_database
+from salesgraph.db.unit_of_work import unit_of_work
+from salesgraph.errors import DomainError, DomainErrors
+from salesgraph.settings import ConfigurationError, Settings, load_settings
+from salesgraph.workspaces import service as workspace_service
+from salesgraph.workspaces.models import Scope
+
+T = TypeVar("T")
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured database, or the embedded server (started if needed)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    from salesgraph.db.embedded import start_embedded_server
+
+    return start_embedded_server(settings.data_dir)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"salesgraph: {message}", err=True)
+    sys.exit(2)
+
+
+def _run(database_url: str, work: Callable[..., Awaitable[T]]) -> T:
+    """Run `work(session)` in one unscoped transaction on a short-lived engine."""
+
+    async def main() -> T:
+        database = create_database(database_url, pool_size=1, max_overflow=0)
+        try:
+            async with unit_of_work(database, workspace_id=None) as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainErrors as errors:
+        _fail("; ".join(f"{'.'.join(e.field or ())}: {e.message}" for e in errors.errors))
+    except DomainError as error:
+        _fail(f"{'.'.join(error.field or ())}: {error.message}" if error.field else error.message)
+    raise AssertionError("unreachable")
+
+
+class _Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._url: str | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def database_url(self, *, migrate: bool = True) -> str:
+        if self._url is None:
+            self._url = resolve_database_url(self.settings)
+            if migrate:
+                migrations.upgrade(self._url)
+        return self._url
+
+
+pass_context = click.make_pass_decorator(_Context, ensure=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as error:
+            _fail(str(error))
+        raise AssertionError("unreachable")
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="salesgraph")
+def main() -> None:
+    """salesgraph: a headless GraphQL backend for a company's sales process."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--demo", is_flag=True, help="Seed the demo workspace if missing; print its key.")
+@pass_context
+def serve(context: _Context, host: str, port: int, demo: bool) -> None:
+    """Migrate the database, then serve GraphQL at /graphql."""
+    import uvicorn
+
+    from salesgraph.app import create_app
+
+    started = time.monotonic()
+    logging.basicConfig(
+        level=context.settings.log_level, format="%(levelname)s %(name)s: %(message)s"
+    )
+    url = context.database_url()
+    if demo:
+        from salesgraph import demo as demo_data
+
+        token = _run(url, lambda session: demo_data.ensure_demo_workspace(session))
+        click.echo(f"Demo workspace ready. Admin API key (shown once): {token}")
+    app = create_app(context.settings, url)
+    click.echo(
+        f"salesgraph ready in {time.monotonic() - started:.1f}s: open http://{host}:{port}/graphql"
+    )
+    uvicorn.run(app, host=host, port=port, log_level=context.settings.log_level.lower())
+
+
+@main.command()
+@pass_context
+def migrate(context: _Context) -> None:
+    """Upgrade the database to the latest revision."""
+    context.database_url(migrate=True)
+    click.echo(f"database at revision {migrations.head_revision()}")
+
+
+@main.group()
+def workspace() -> None:
+    """Manage workspaces."""
+
+
+@workspace.command("create")
+@click.argument("name")
+@click.option("--admin-email", required=True, help="Email of the first admin member.")
+@click.option("--json", "as_json", is_flag=True, help="Print {workspace_id, api_key} as JSON.")
+@pass_context
+def workspace_create(context: _Context, name: str, admin_email: str, as_json: bool) -> None:
+    """Create a workspace, its admin member and an admin API key."""
+
+    async def work(session: object) -> tuple[uuid.UUID, str]:
+        created, _, key = await workspace_service.create_workspace(
+            session,  # type: ignore[arg-type]
+            name=name,
+            admin_email=admin_email,
+        )
+        return created.id, key.token
+
+    workspace_id, token = _run(context.database_url(), work)
+    if as_json:
+        click.echo(json.dumps({"workspace_id": str(workspace_id), "api_key": token}))
+    else:
+        click.echo(f"workspace {workspace_id}\nadmin API key (shown once): {token}")
+
+
+@main.group("api-key")
+def api_key() -> None:
+    """Manage API keys."""
+
+
+def _parse_scopes(value: str) -> list[Scope]:
+    try:
+        return [Scope(part.strip()) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("scopes are read, write and admin, comma-separated") from None
+
+
+@api_key.command("create")
+@click.option("--workspace", "workspace_id", required=True, type=click.UUID, help="Workspace id.")
+@click.option("--scopes", required=True, help="Comma-separated: read, write, admin.")
+@click.option("--name", default="api key", show_default=True, help="What the key is for.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Expire after N days.")
+@click.option("--json", "as_json", is_flag=True, help="Print {key_id, api_key} as JSON.")
+@pass_context
+def api_key_create(
+    context: _Context,
+    workspace_id: uuid.UUID,
+    scopes: str,
+    name: str,
+    expires_in_days: int | None,
+    as_json: bool,
+) -> None:
+    """Create an API key; its token is printed once and never stored."""
+    from datetime import UTC, datetime, timedelta
+
+    parsed = _parse_scopes(scopes)
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+
+    async def work(session: object) -> workspace_service.CreatedApiKey:
+        return await workspace_service.create_api_key(
+            session,  # type: ignore[arg-type]
+            workspace_id=workspace_id,
+            name=name,
+            scopes=parsed,
+            expires_at=expires_at,
+        )
+
+    created = _run(context.database_url(), work)
+    if as_json:
+        click.echo(json.dumps({"key_id": str(created.key.id), "api_key": created.token}))
+    else:
+        click.echo(f"key {created.key.id}\nAPI key (shown once): {created.token}")
+
+
+@api_key.command("revoke")
+@click.argument("key_id", type=click.UUID)
+@pass_context
+def api_key_revoke(context: _Context, key_id: uuid.UUID) -> None:
+    """Revoke an API key; requests with it fail from now on."""
+
+    async def work(session: object) -> None:
+        await workspace_service.revoke_api_key(session, key_id=key_id)  # type: ignore[arg-type]
+
+    _run(context.database_url(), work)
+    click.echo(f"revoked {key_id}")
+
+
+@main.command("seed-demo")
+@click.option(
+    "--leads", "lead_count", default=300, show_default=True, type=click.IntRange(0, 100_000)
+)
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed.")
+@pass_context
+def seed_demo(context: _Context, lead_count: int, seed: int) -> None:
+    """Create a demo workspace with deterministic data; print its admin key."""
+    from salesgraph import demo as demo_data
+
+    async def work(session: object) -> tuple[uuid.UUID, str]:
+        return await demo_data.seed_demo_workspace(session, leads=lead_count, seed=seed)  # type: ignore[arg-type]
+
+    workspace_id, token = _run(context.database_url(), work)
+    click.echo(f"demo workspace {workspace_id}\nadmin API key (shown once): {token}")
+
+
+@main.command("export-schema")
+def export_schema() -> None:
+    """Print the GraphQL schema (SDL); this is what schema.graphql holds."""
+    from salesgraph.graphql.schema import export_sdl
+
+    click.echo(export_sdl(), nl=False)

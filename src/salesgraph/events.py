@@ -1,0 +1,92 @@
+"""Domain events, written in the caller's transaction.
+
+Every state change records an event with the changed fields' old and new values. Timelines,
+subscriptions and webhooks are built on these rows; because they are written in the same
+transaction as the change, an event exists exactly when its change was committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKeyConstraint, Index, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from salesgraph.db.base import Base, TenantScoped
+
+
+class DomainEvent(TenantScoped, Base):
+    """Something that happened to an object of the workspace."""
+
+    __tablename__ = "domain_events"
+
+    type: Mapped[str] = mapped_column(String(100))
+    subject_type: Mapped[str] = mapped_column(String(50))
+    subject_id: Mapped[uuid.UUID] = mapped_column()
+    actor_member_id: Mapped[uuid.UUID | None] = mapped_column()
+    actor_api_key_id: Mapped[uuid.UUID | None] = mapped_column()
+    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+        Index("ix_domain_events_subject", "workspace_id", "subject_id", "occurred_at", "id"),
+        Index("ix_domain_events_stream", "workspace_id", "id"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who caused a change: a member, an API key acting for an integration, or the system."""
+
+    member_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+
+SYSTEM = Actor()
+
+
+def record_event(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    type: str,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    actor: Actor,
+    data: dict[str, Any],
+) -> DomainEvent:
+    """Add an event to the session; it is flushed and committed with the change it describes."""
+    event = DomainEvent(
+        workspace_id=workspace_id,
+        type=type,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        actor_member_id=actor.member_id,
+        actor_api_key_id=actor.api_key_id,
+        data=data,
+    )
+    session.add(event)
+    return event
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields that differ, as {field: {"old": ..., "new": ...}} (JSON-ready values)."""
+    return {
+        name: {"old": _jsonable(before.get(name)), "new": _jsonable(value)}
+        for name, value in after.items()
+        if before.get(name) != value
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID | datetime):
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+    if hasattr(value, "as_tuple"):  # Decimal: keep exact, as a string
+        return str(value)
+    return value

@@ -1,0 +1,73 @@
+"""DataLoaders of one request, named by their key. Built per request: never shared across
+requests or workspaces. Each batch reads through its own short session (sibling fields load
+concurrently, and an AsyncSession serves one task at a time)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from salesgraph.db.engine import Database
+from salesgraph.db.keyset import Page, PageRequest
+from salesgraph.db.unit_of_work import read_session
+from salesgraph.leads import loaders as lead_loaders
+from salesgraph.leads.loaders import StageLeadsKey
+from salesgraph.leads.models import Lead, StageVisit
+from salesgraph.leads.repository import LeadQuery
+from salesgraph.pipelines import loaders as pipeline_loaders
+from salesgraph.pipelines.models import Pipeline, Stage
+from salesgraph.workspaces import loaders as workspace_loaders
+from salesgraph.workspaces.models import Member, Team
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Loaders:
+    def __init__(self, database: Database, workspace_id: uuid.UUID):
+        self._database = database
+        self._workspace_id = workspace_id
+        self.stage_by_id: DataLoader[uuid.UUID, Stage | None] = self._loader(
+            pipeline_loaders.stage_by_id
+        )
+        self.pipeline_by_id: DataLoader[uuid.UUID, Pipeline | None] = self._loader(
+            pipeline_loaders.pipeline_by_id
+        )
+        self.stages_by_pipeline_id: DataLoader[tuple[uuid.UUID, bool], list[Stage]] = self._loader(
+            pipeline_loaders.stages_by_pipeline_id
+        )
+        self.member_by_id: DataLoader[uuid.UUID, Member | None] = self._loader(
+            workspace_loaders.member_by_id
+        )
+        self.team_by_id: DataLoader[uuid.UUID, Team | None] = self._loader(
+            workspace_loaders.team_by_id
+        )
+        self.member_ids_by_team_id: DataLoader[uuid.UUID, list[uuid.UUID]] = self._loader(
+            workspace_loaders.member_ids_by_team_id
+        )
+        self.lead_by_id: DataLoader[uuid.UUID, Lead | None] = self._loader(lead_loaders.lead_by_id)
+        self.visits_by_lead_id: DataLoader[tuple[uuid.UUID, PageRequest], Page[StageVisit]] = (
+            self._loader(lead_loaders.visits_by_lead_id)
+        )
+        self.visit_count_by_lead_id: DataLoader[uuid.UUID, int] = self._loader(
+            lead_loaders.visit_count_by_lead_id
+        )
+        self.leads_by_stage_id: DataLoader[StageLeadsKey, Page[Lead]] = self._loader(
+            lead_loaders.leads_by_stage_id
+        )
+        self.lead_count_by_stage_id: DataLoader[tuple[uuid.UUID, LeadQuery], int] = self._loader(
+            lead_loaders.lead_count_by_stage_id
+        )
+
+    def _loader(
+        self, batch: Callable[[AsyncSession, Sequence[K]], Awaitable[Sequence[V]]]
+    ) -> DataLoader[K, V]:
+        async def load(keys: list[K]) -> Sequence[V]:
+            async with read_session(self._database, workspace_id=self._workspace_id) as session:
+                return await batch(session, keys)
+
+        return DataLoader(load_fn=load)  # type: ignore[arg-type]

@@ -1,0 +1,73 @@
+"""Scalars: exact decimals as strings, timestamps with offsets, JSON objects.
+
+Types annotate fields with plain Python types (Decimal, datetime, JSONObject); SCALAR_MAP tells
+the schema how each is described, serialized and parsed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, NewType
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types.scalar import ScalarDefinition
+
+from salesgraph.values import MAX_AMOUNT
+
+JSONObject = NewType("JSONObject", dict[str, Any])
+
+
+def _parse_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise GraphQLError('Decimal values are strings such as "1250.00"')
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:
+        raise GraphQLError(f"{value!r} is not a decimal number") from None
+    if not parsed.is_finite() or abs(parsed) >= MAX_AMOUNT:
+        raise GraphQLError(f"{value!r} is not a finite decimal below 10^16")
+    return parsed
+
+
+def _parse_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise GraphQLError("DateTime values are ISO 8601 strings with an offset")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise GraphQLError(f"{value!r} is not an ISO 8601 date-time") from None
+    if parsed.tzinfo is None:
+        raise GraphQLError(f"{value!r} has no UTC offset (add Z or +hh:mm)")
+    return parsed
+
+
+def _parse_json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise GraphQLError("JSONObject values are JSON objects")
+    return value
+
+
+SCALAR_MAP: dict[object, ScalarDefinition] = {
+    Decimal: strawberry.scalar(
+        name="Decimal",
+        description='An exact decimal number, serialized as a string ("1250.00") so that no '
+        "client reads it as a binary float. Integers are accepted as input.",
+        serialize=lambda value: format(value, "f"),
+        parse_value=_parse_decimal,
+    ),
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description="A point in time: ISO 8601 with a UTC offset, such as "
+        '"2026-11-27T08:30:00+00:00". Stored and returned in UTC.',
+        serialize=lambda value: value.isoformat(),
+        parse_value=_parse_datetime,
+    ),
+    JSONObject: strawberry.scalar(
+        name="JSONObject",
+        description="A JSON object with string keys.",
+        serialize=lambda value: value,
+        parse_value=_parse_json_object,
+    ),
+}

@@ -1,0 +1,46 @@
+"""The schema: the domains' query and mutation fields merged into one."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from salesgraph.graphql.errors import MaskUnexpectedErrors
+from salesgraph.graphql.scalars import SCALAR_MAP
+from salesgraph.leads.schema import LeadMutation, LeadQuery
+from salesgraph.pipelines.schema import PipelineMutation, PipelineQuery
+from salesgraph.workspaces.schema import WorkspaceQuery
+
+Query = merge_types("Query", (WorkspaceQuery, PipelineQuery, LeadQuery))
+Mutation = merge_types("Mutation", (PipelineMutation, LeadMutation))
+
+Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Everything a caller can read. Lists are Relay connections with keyset cursors."
+)
+Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "Everything a caller can change. Each mutation runs in one transaction and reports "
+    "expected failures in its payload's errors."
+)
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
+        extensions=[
+            MaskUnexpectedErrors,
+            # Factories: the caches themselves live at module level, shared by all requests.
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+        ],
+    )
+
+
+schema = build_schema()
+
+
+def export_sdl() -> str:
+    return schema.as_str() + "\n"

@@ -1,0 +1,1 @@
+"""Leads and their append-only stage history."""

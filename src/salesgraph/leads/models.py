@@ -1,0 +1,170 @@
+"""Tables of the lead domain."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKeyConstraint,
+    Index,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from salesgraph.db.base import Base, TenantScoped, Timestamped
+
+
+class LeadStatus(enum.StrEnum):
+    """Where a lead stands overall."""
+
+    OPEN = "OPEN"
+    WON = "WON"
+    LOST = "LOST"
+
+
+class Qualification(enum.StrEnum):
+    """The answer to one qualification question (need, budget, authority, timing)."""
+
+    UNKNOWN = "UNKNOWN"
+    MET = "MET"
+    NOT_MET = "NOT_MET"
+
+
+class VisitEntry(enum.StrEnum):
+    """How a lead came into a stage."""
+
+    CREATED = "CREATED"
+    FORWARD = "FORWARD"
+    BACKWARD = "BACKWARD"
+    REOPENED = "REOPENED"
+
+
+class VisitExit(enum.StrEnum):
+    """How a lead left a stage."""
+
+    FORWARD = "FORWARD"
+    BACKWARD = "BACKWARD"
+    WON = "WON"
+    LOST = "LOST"
+
+
+_qualification = Enum(Qualification, name="qualification")
+
+
+class Lead(TenantScoped, Timestamped, Base):
+    """A potential customer moving through a pipeline."""
+
+    __tablename__ = "leads"
+
+    title: Mapped[str] = mapped_column(String(300))
+    company_name: Mapped[str | None] = mapped_column(String(300))
+    contact_name: Mapped[str | None] = mapped_column(String(300))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    source: Mapped[str | None] = mapped_column(String(100))
+    pipeline_id: Mapped[uuid.UUID] = mapped_column()
+    stage_id: Mapped[uuid.UUID] = mapped_column()
+    stage_entered_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column()
+    team_id: Mapped[uuid.UUID | None] = mapped_column()
+    value_amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    value_currency: Mapped[str | None] = mapped_column(String(3))
+    need: Mapped[Qualification] = mapped_column(_qualification, server_default="UNKNOWN")
+    budget: Mapped[Qualification] = mapped_column(_qualification, server_default="UNKNOWN")
+    authority: Mapped[Qualification] = mapped_column(_qualification, server_default="UNKNOWN")
+    timing: Mapped[Qualification] = mapped_column(_qualification, server_default="UNKNOWN")
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    status: Mapped[LeadStatus] = mapped_column(
+        Enum(LeadStatus, name="lead_status"), server_default="OPEN"
+    )
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    referred_by_id: Mapped[uuid.UUID | None] = mapped_column()
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    deleted_at: Mapped[datetime | None] = mapped_column()
+    version: Mapped[int] = mapped_column(server_default="1")
+
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["workspace_id", "pipeline_id", "stage_id"],
+            ["stages.workspace_id", "stages.pipeline_id", "stages.id"],
+        ),
+        ForeignKeyConstraint(["workspace_id", "owner_id"], ["members.workspace_id", "members.id"]),
+        ForeignKeyConstraint(["workspace_id", "team_id"], ["teams.workspace_id", "teams.id"]),
+        ForeignKeyConstraint(
+            ["workspace_id", "referred_by_id"], ["leads.workspace_id", "leads.id"]
+        ),
+        CheckConstraint("length(btrim(title)) > 0", name="title_not_blank"),
+        CheckConstraint("score IS NULL OR score BETWEEN 0 AND 100", name="score_range"),
+        CheckConstraint(
+            "(value_amount IS NULL) = (value_currency IS NULL)", name="value_has_currency"
+        ),
+        CheckConstraint("value_amount IS NULL OR value_amount >= 0", name="value_not_negative"),
+        CheckConstraint("(status = 'OPEN') = (closed_at IS NULL)", name="closed_at_matches_status"),
+        CheckConstraint("status = 'LOST' OR lost_reason IS NULL", name="lost_reason_when_lost"),
+        CheckConstraint("referred_by_id IS NULL OR referred_by_id <> id", name="not_self_referred"),
+        CheckConstraint("jsonb_typeof(custom_fields) = 'object'", name="custom_fields_object"),
+        Index("ix_leads_board", "workspace_id", "stage_id", "created_at", "id"),
+        Index("ix_leads_created", "workspace_id", "created_at", "id"),
+        Index("ix_leads_updated", "workspace_id", "updated_at", "id"),
+        Index("ix_leads_owner", "workspace_id", "owner_id"),
+        Index("ix_leads_pipeline_status", "workspace_id", "pipeline_id", "status"),
+        Index("ix_leads_referred_by", "workspace_id", "referred_by_id"),
+    )
+
+
+class StageVisit(TenantScoped, Base):
+    """One stay of a lead in a stage: append-only history that metrics are computed from.
+
+    A visit is inserted when the lead enters the stage and closed once, when it leaves; a
+    trigger refuses any other change and every delete. An open lead has exactly one open
+    visit; a won or lost lead has none.
+    """
+
+    __tablename__ = "stage_visits"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column()
+    pipeline_id: Mapped[uuid.UUID] = mapped_column()
+    stage_id: Mapped[uuid.UUID] = mapped_column()
+    stage_position: Mapped[int] = mapped_column()
+    entered_at: Mapped[datetime] = mapped_column()
+    entry: Mapped[VisitEntry] = mapped_column(Enum(VisitEntry, name="visit_entry"))
+    entered_by_member_id: Mapped[uuid.UUID | None] = mapped_column()
+    entered_by_api_key_id: Mapped[uuid.UUID | None] = mapped_column()
+    entry_reason: Mapped[str | None] = mapped_column(Text)
+    exited_at: Mapped[datetime | None] = mapped_column()
+    exit: Mapped[VisitExit | None] = mapped_column(Enum(VisitExit, name="visit_exit"))
+    exited_by_member_id: Mapped[uuid.UUID | None] = mapped_column()
+    exited_by_api_key_id: Mapped[uuid.UUID | None] = mapped_column()
+    exit_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"]),
+        ForeignKeyConstraint(
+            ["workspace_id", "pipeline_id", "stage_id"],
+            ["stages.workspace_id", "stages.pipeline_id", "stages.id"],
+        ),
+        CheckConstraint("(exited_at IS NULL) = (exit IS NULL)", name="exit_complete"),
+        CheckConstraint("exited_at IS NULL OR exited_at >= entered_at", name="exit_after_entry"),
+        Index(
+            "uq_stage_visits_open_visit",
+            "workspace_id",
+            "lead_id",
+            unique=True,
+            postgresql_where=text("exited_at IS NULL"),
+        ),
+        Index("ix_stage_visits_lead", "workspace_id", "lead_id", "entered_at", "id"),
+        Index("ix_stage_visits_stage", "workspace_id", "stage_id", "entered_at"),
+    )

@@ -1,0 +1,322 @@
+"""All SQL of the lead domain. Sessions are workspace-scoped (salesgraph.db.tenancy)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, func, not_, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from salesgraph.db.filters import compare, like_pattern
+from salesgraph.db.keyset import Ordering, Page, PageRequest, SortKey
+from salesgraph.errors import validation
+from salesgraph.leads.models import Lead, LeadStatus, StageVisit
+from salesgraph.workspaces.models import TeamMembership
+
+# Filter fields and the columns they compare.
+FILTER_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "id": Lead.id,
+    "pipeline_id": Lead.pipeline_id,
+    "stage_id": Lead.stage_id,
+    "status": Lead.status,
+    "owner_id": Lead.owner_id,
+    "team_id": Lead.team_id,
+    "source": Lead.source,
+    "title": Lead.title,
+    "company_name": Lead.company_name,
+    "contact_name": Lead.contact_name,
+    "contact_email": Lead.contact_email,
+    "value_amount": Lead.value_amount,
+    "value_currency": Lead.value_currency,
+    "score": Lead.score,
+    "referred_by_id": Lead.referred_by_id,
+    "created_at": Lead.created_at,
+    "updated_at": Lead.updated_at,
+    "closed_at": Lead.closed_at,
+    "stage_entered_at": Lead.stage_entered_at,
+}
+MAX_FILTER_DEPTH = 5
+
+# Sort fields: (column, attribute, cursor kind, nullable).
+SORT_COLUMNS: dict[str, tuple[ColumnElement[Any], str, str, bool]] = {
+    "CREATED_AT": (Lead.created_at, "created_at", "datetime", False),
+    "UPDATED_AT": (Lead.updated_at, "updated_at", "datetime", False),
+    "STAGE_ENTERED_AT": (Lead.stage_entered_at, "stage_entered_at", "datetime", False),
+    "CLOSED_AT": (Lead.closed_at, "closed_at", "datetime", True),
+    "TITLE": (Lead.title, "title", "str", False),
+    "COMPANY_NAME": (Lead.company_name, "company_name", "str", True),
+    "VALUE": (Lead.value_amount, "value_amount", "decimal", True),
+    "SCORE": (Lead.score, "score", "int", True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SortOrder:
+    """One requested sort field."""
+
+    field: str
+    descending: bool = False
+    nulls_first: bool = False
+
+
+DEFAULT_ORDER = (SortOrder("CREATED_AT", descending=True),)
+
+
+def lead_ordering(orders: Sequence[SortOrder]) -> Ordering:
+    keys = []
+    for order in orders or DEFAULT_ORDER:
+        column, attribute, kind, nullable = SORT_COLUMNS[order.field]
+        keys.append(
+            SortKey(
+                order.field, column, attribute, kind, order.descending, order.nulls_first, nullable
+            )
+        )
+    last_descending = keys[-1].descending
+    keys.append(SortKey("ID", Lead.id, "id", "uuid", descending=last_descending))
+    return Ordering(keys)
+
+
+class LeadQuery:
+    """What a lead list asks for: a filter tree (an object of the GraphQL filter's shape).
+
+    Equal queries compare and hash equal (by the filter's printed form), so DataLoader keys
+    that carry the same query batch together.
+    """
+
+    __slots__ = ("filter", "fingerprint", "include_deleted")
+
+    def __init__(self, filter: Any = None, *, include_deleted: bool = False):
+        self.filter = filter
+        self.include_deleted = include_deleted
+        self.fingerprint = repr((filter, include_deleted))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LeadQuery) and other.fingerprint == self.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+
+def _filter_condition(lead_filter: Any, path: tuple[str, ...], depth: int) -> ColumnElement[bool]:
+    if depth > MAX_FILTER_DEPTH:
+        raise validation(f"filters nest at most {MAX_FILTER_DEPTH} levels deep", path)
+    conditions: list[ColumnElement[bool]] = []
+    for name, column in FILTER_COLUMNS.items():
+        comparison = getattr(lead_filter, name, None)
+        if comparison is not None:
+            conditions.append(compare(column, comparison, (*path, _camel(name))))
+    search = getattr(lead_filter, "search", None)
+    if search is not None and search.strip():
+        pattern = like_pattern(search.strip())
+        conditions.append(
+            or_(
+                Lead.title.ilike(pattern, escape="\\"),
+                Lead.company_name.ilike(pattern, escape="\\"),
+                Lead.contact_name.ilike(pattern, escape="\\"),
+                Lead.contact_email.ilike(pattern, escape="\\"),
+            )
+        )
+    team_id = getattr(lead_filter, "owner_in_team", None)
+    if team_id is not None:
+        try:
+            team_id = uuid.UUID(str(team_id))
+        except ValueError:
+            raise validation(f"{team_id!r} is not a valid id", (*path, "ownerInTeam")) from None
+        conditions.append(
+            Lead.owner_id.in_(
+                select(TeamMembership.member_id).where(TeamMembership.team_id == team_id)
+            )
+        )
+    for index, child in enumerate(getattr(lead_filter, "and_", None) or ()):
+        conditions.append(_filter_condition(child, (*path, "and", str(index)), depth + 1))
+    alternatives = getattr(lead_filter, "or_", None)
+    if alternatives:
+        conditions.append(
+            or_(
+                *(
+                    _filter_condition(child, (*path, "or", str(index)), depth + 1)
+                    for index, child in enumerate(alternatives)
+                )
+            )
+        )
+    negated = getattr(lead_filter, "not_", None)
+    if negated is not None:
+        conditions.append(not_(_filter_condition(negated, (*path, "not"), depth + 1)))
+    return and_(*conditions) if conditions else true()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _base_statement(query: LeadQuery) -> Select[tuple[Lead]]:
+    statement = select(Lead)
+    if not query.include_deleted:
+        statement = statement.where(Lead.deleted_at.is_(None))
+    if query.filter is not None:
+        statement = statement.where(_filter_condition(query.filter, ("filter",), 1))
+    return statement
+
+
+async def page_of_leads(
+    session: AsyncSession, query: LeadQuery, ordering: Ordering, page: PageRequest
+) -> Page[Lead]:
+    statement = (
+        _base_statement(query)
+        .where(*ordering.conditions(page))
+        .order_by(*ordering.order_clauses(backward=page.backward))
+        .limit(page.size + 1)
+    )
+    rows = (await session.execute(statement)).scalars().all()
+    return ordering.page(rows, page)
+
+
+async def count_leads(session: AsyncSession, query: LeadQuery) -> int:
+    statement = _base_statement(query).with_only_columns(func.count()).order_by(None)
+    return int(await session.scalar(statement) or 0)
+
+
+async def pages_of_leads_by_stage(
+    session: AsyncSession,
+    stage_ids: Sequence[uuid.UUID],
+    query: LeadQuery,
+    ordering: Ordering,
+    page: PageRequest,
+) -> dict[uuid.UUID, Page[Lead]]:
+    """One page of leads per stage, in one statement (a window over the stages)."""
+    rank = (
+        func.row_number()
+        .over(partition_by=Lead.stage_id, order_by=ordering.order_clauses(backward=page.backward))
+        .label("rank")
+    )
+    inner = (
+        _base_statement(query)
+        .where(Lead.stage_id.in_(stage_ids), *ordering.conditions(page))
+        .add_columns(rank)
+        .subquery()
+    )
+    ranked = aliased(Lead, inner)
+    statement = (
+        select(ranked).where(inner.c.rank <= page.size + 1).order_by(inner.c.stage_id, inner.c.rank)
+    )
+    grouped: dict[uuid.UUID, list[Lead]] = {stage_id: [] for stage_id in stage_ids}
+    for lead in (await session.execute(statement)).scalars():
+        grouped[lead.stage_id].append(lead)
+    return {stage_id: ordering.page(rows, page) for stage_id, rows in grouped.items()}
+
+
+async def count_leads_by_stage(
+    session: AsyncSession, stage_ids: Sequence[uuid.UUID], query: LeadQuery
+) -> dict[uuid.UUID, int]:
+    statement = (
+        _base_statement(query)
+        .where(Lead.stage_id.in_(stage_ids))
+        .with_only_columns(Lead.stage_id, func.count())
+        .group_by(Lead.stage_id)
+        .order_by(None)
+    )
+    counts = {stage_id: 0 for stage_id in stage_ids}
+    for stage_id, count in (await session.execute(statement)).all():
+        counts[stage_id] = count
+    return counts
+
+
+async def get_lead(
+    session: AsyncSession,
+    lead_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+    include_deleted: bool = False,
+) -> tuple[Lead, Any] | None:
+    """The lead and the transaction's timestamp (one round trip for both)."""
+    statement = select(Lead, func.now()).where(Lead.id == lead_id)
+    if not include_deleted:
+        statement = statement.where(Lead.deleted_at.is_(None))
+    if for_update:
+        statement = statement.with_for_update(of=Lead)
+    row = (await session.execute(statement)).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def leads_by_ids(
+    session: AsyncSession, lead_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Lead]:
+    statement = select(Lead).where(Lead.id.in_(lead_ids), Lead.deleted_at.is_(None))
+    return {lead.id: lead for lead in (await session.execute(statement)).scalars()}
+
+
+async def open_visit(session: AsyncSession, lead_id: uuid.UUID) -> StageVisit | None:
+    statement = (
+        select(StageVisit)
+        .where(StageVisit.lead_id == lead_id, StageVisit.exited_at.is_(None))
+        .with_for_update()
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def visit_ordering() -> Ordering:
+    return Ordering(
+        [
+            SortKey("ENTERED_AT", StageVisit.entered_at, "entered_at", "datetime"),
+            SortKey("ID", StageVisit.id, "id", "uuid"),
+        ]
+    )
+
+
+async def pages_of_visits_by_lead(
+    session: AsyncSession, lead_ids: Sequence[uuid.UUID], page: PageRequest
+) -> dict[uuid.UUID, Page[StageVisit]]:
+    """One page of stage history per lead, oldest first, in one statement."""
+    ordering = visit_ordering()
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=StageVisit.lead_id,
+            order_by=ordering.order_clauses(backward=page.backward),
+        )
+        .label("rank")
+    )
+    inner = (
+        select(StageVisit)
+        .where(StageVisit.lead_id.in_(lead_ids), *ordering.conditions(page))
+        .add_columns(rank)
+        .subquery()
+    )
+    ranked = aliased(StageVisit, inner)
+    statement = (
+        select(ranked).where(inner.c.rank <= page.size + 1).order_by(inner.c.lead_id, inner.c.rank)
+    )
+    grouped: dict[uuid.UUID, list[StageVisit]] = {lead_id: [] for lead_id in lead_ids}
+    for visit in (await session.execute(statement)).scalars():
+        grouped[visit.lead_id].append(visit)
+    return {lead_id: ordering.page(rows, page) for lead_id, rows in grouped.items()}
+
+
+async def count_visits_by_lead(
+    session: AsyncSession, lead_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    statement = (
+        select(StageVisit.lead_id, func.count())
+        .where(StageVisit.lead_id.in_(lead_ids))
+        .group_by(StageVisit.lead_id)
+    )
+    counts = dict.fromkeys(lead_ids, 0)
+    for lead_id, count in (await session.execute(statement)).all():
+        counts[lead_id] = count
+    return counts
+
+
+async def count_open_leads_at(session: AsyncSession, stage_id: uuid.UUID) -> int:
+    """Open leads at a stage, soft-deleted ones included (they return there when restored)."""
+    statement = (
+        select(func.count())
+        .select_from(Lead)
+        .where(Lead.stage_id == stage_id, Lead.status == LeadStatus.OPEN)
+    )
+    return int(await session.scalar(statement) or 0)

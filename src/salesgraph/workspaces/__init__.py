@@ -1,0 +1,1 @@
+"""Workspaces (tenants), their members, teams and API keys."""

@@ -1,0 +1,110 @@
+"""GraphQL types of the workspace domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from salesgraph.graphql.context import Info
+from salesgraph.workspaces import models
+
+MemberRole = strawberry.enum(
+    models.MemberRole,
+    name="MemberRole",
+    description="What a member may do in the workspace.",
+)
+Scope = strawberry.enum(
+    models.Scope,
+    name="Scope",
+    description="What an API key may do. admin includes write; write includes read.",
+)
+
+
+@strawberry.type(description="The tenant: a company's sales organisation and all of its data.")
+class Workspace:
+    id: strawberry.ID = strawberry.field(description="Unique id (a time-ordered UUID).")
+    name: str = strawberry.field(description="Display name.")
+    created_at: datetime = strawberry.field(description="When the workspace was created.")
+
+    @classmethod
+    def from_model(cls, row: models.Workspace) -> Workspace:
+        return cls(id=strawberry.ID(str(row.id)), name=row.name, created_at=row.created_at)
+
+
+@strawberry.type(description="A person who works in the workspace.")
+class Member:
+    id: strawberry.ID = strawberry.field(description="Unique id (a time-ordered UUID).")
+    email: str = strawberry.field(description="Email address, unique in the workspace.")
+    name: str = strawberry.field(description="Display name.")
+    role: MemberRole = strawberry.field(description="What the member may do.")
+    is_active: bool = strawberry.field(
+        description="Inactive members keep their history but cannot be given leads."
+    )
+    created_at: datetime = strawberry.field(description="When the member was added.")
+
+    @classmethod
+    def from_model(cls, row: models.Member) -> Member:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            email=row.email,
+            name=row.name,
+            role=row.role,
+            is_active=row.is_active,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="A group of members, such as inside sales or account management.")
+class Team:
+    id: strawberry.ID = strawberry.field(description="Unique id (a time-ordered UUID).")
+    name: str = strawberry.field(description="Display name, unique in the workspace.")
+    created_at: datetime = strawberry.field(description="When the team was created.")
+
+    @strawberry.field(description="The team's members, in the order they joined.")
+    async def members(self, info: Info) -> list[Member]:
+        member_ids = await info.context.loaders.member_ids_by_team_id.load(uuid.UUID(self.id))
+        members = await info.context.loaders.member_by_id.load_many(member_ids)
+        return [Member.from_model(member) for member in members if member is not None]
+
+    @classmethod
+    def from_model(cls, row: models.Team) -> Team:
+        return cls(id=strawberry.ID(str(row.id)), name=row.name, created_at=row.created_at)
+
+
+@strawberry.type(description="An API credential (its secret is never shown again after creation).")
+class ApiKey:
+    id: strawberry.ID = strawberry.field(description="Unique id of the key (not its secret).")
+    name: str = strawberry.field(description="What the key is for.")
+    scopes: list[Scope] = strawberry.field(description="What the key may do, as granted.")
+    created_at: datetime = strawberry.field(description="When the key was created.")
+    expires_at: datetime | None = strawberry.field(description="When the key stops working.")
+    revoked_at: datetime | None = strawberry.field(description="When the key was revoked.")
+    last_used_at: datetime | None = strawberry.field(
+        description="When the key was last used, to the minute."
+    )
+
+    @classmethod
+    def from_model(cls, row: models.ApiKey) -> ApiKey:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            scopes=[models.Scope(scope) for scope in row.scopes],
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            last_used_at=row.last_used_at,
+        )
+
+
+@strawberry.type(description="The caller: the workspace and API key the request runs as.")
+class Viewer:
+    workspace: Workspace = strawberry.field(description="The caller's workspace.")
+    api_key: ApiKey = strawberry.field(description="The API key of this request.")
+    member: Member | None = strawberry.field(
+        description="The member the key acts for; null for integration keys."
+    )
+    scopes: list[Scope] = strawberry.field(
+        description="Everything the key may do, implied scopes included."
+    )

@@ -1,0 +1,188 @@
+"""Test fixtures: a real PostgreSQL, migrated by Alembic once per run, and the real HTTP stack.
+
+The server is the one named by SALESGRAPH_TEST_DATABASE_URL (a postgresql:// URL whose user may
+create databases), otherwise the embedded one in .salesgraph-test/. Each run creates its own
+database on it and drops it at the end. Tests isolate themselves by creating their own
+workspaces, which is also how tenancy is exercised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from salesgraph.app import create_app
+from salesgraph.db import migrations
+from salesgraph.db.engine import Database, create_database
+from salesgraph.db.unit_of_work import unit_of_work
+from salesgraph.settings import Settings
+from salesgraph.workspaces import service as workspace_service
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A run that collected no tests is a failure, not a success (pytest's exit code 5).
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if asyncio.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _server_url() -> str:
+    configured = os.environ.get("SALESGRAPH_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    from salesgraph.db.embedded import start_embedded_server
+
+    return start_embedded_server(ROOT / ".salesgraph-test")
+
+
+async def _admin(url: str, statement: str) -> None:
+    parsed = make_url(url)
+    connection = await asyncpg.connect(
+        host=parsed.query.get("host") or parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database or "postgres",
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database on the test server, migrated to head by Alembic."""
+    server = _server_url()
+    name = f"salesgraph_test_{secrets.token_hex(4)}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings, database_url: str) -> AsyncIterator[Any]:
+    application = create_app(settings, database_url)
+    yield application
+    await application.state.database.dispose()
+
+
+@pytest.fixture
+def database(app: Any) -> Database:
+    return app.state.database  # type: ignore[no-any-return]
+
+
+class StatementCounter:
+    """Counts SQL statements sent by an engine while `counting()` is active."""
+
+    def __init__(self, database: Database):
+        self.statements: list[str] = []
+        self._active = False
+        event.listen(database.engine.sync_engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self._active:
+            self.statements.append(statement)
+
+    @contextmanager
+    def counting(self) -> Iterator[list[str]]:
+        self.statements = []
+        self._active = True
+        try:
+            yield self.statements
+        finally:
+            self._active = False
+
+
+@pytest.fixture
+def statements(database: Database) -> StatementCounter:
+    return StatementCounter(database)
+
+
+@dataclass
+class Api:
+    """A client of the GraphQL endpoint, speaking as one API key."""
+
+    client: httpx.AsyncClient
+    token: str | None
+    workspace_id: uuid.UUID | None = None
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run an operation that must succeed without GraphQL errors; returns its data."""
+        response = await self.post(query, variables)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]  # type: ignore[no-any-return]
+
+    def as_key(self, token: str | None) -> Api:
+        return Api(self.client, token, self.workspace_id)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def new_workspace(database: Database, name: str = "Acme") -> tuple[uuid.UUID, str]:
+    async with unit_of_work(database, workspace_id=None) as session:
+        workspace, _, key = await workspace_service.create_workspace(
+            session, name=name, admin_email=f"admin-{secrets.token_hex(3)}@example.com"
+        )
+    return workspace.id, key.token
+
+
+@pytest.fixture
+async def api(client: httpx.AsyncClient, database: Database) -> Api:
+    """An admin of a fresh workspace."""
+    workspace_id, token = await new_workspace(database, "Acme")
+    return Api(client, token, workspace_id)
+
+
+@pytest.fixture
+async def other_api(client: httpx.AsyncClient, database: Database) -> Api:
+    """An admin of a second, unrelated workspace."""
+    workspace_id, token = await new_workspace(database, "Other Co")
+    return Api(client, token, workspace_id)
