@@ -41,9 +41,9 @@ def start_embedded_server(data_dir: Path) -> str:
 
 
 def _start_with_pgserver(pgdata: Path) -> tuple[Path, str]:
-    import pgserver
+    from pgserver.postgres_server import get_server
 
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     info = server.get_postmaster_info()
     return Path(info.socket_dir), "postgres"
 

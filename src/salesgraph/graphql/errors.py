@@ -17,13 +17,24 @@ from strawberry.extensions import SchemaExtension
 
 from salesgraph.errors import DomainError, DomainErrors
 from salesgraph.errors import ErrorCode as DomainErrorCode
+from salesgraph.graphql.enums import graphql_enum
 
 logger = logging.getLogger("salesgraph.errors")
 
-ErrorCode = strawberry.enum(
+ErrorCode = graphql_enum(
     DomainErrorCode,
     name="ErrorCode",
     description="What went wrong, for clients to switch on.",
+    values={
+        "VALIDATION": "The input is malformed or out of range; see field and message.",
+        "NOT_FOUND": "An id names nothing in the workspace (other workspaces' ids included).",
+        "CONFLICT": "The object changed since it was read (stale expectedVersion) or a "
+        "concurrent request took the same name.",
+        "INVALID_STATE": "The object's state does not allow this (e.g. moving a won lead).",
+        "FORBIDDEN": "The API key may not do this.",
+        "LIMIT_EXCEEDED": "A size or count limit would be exceeded.",
+        "DUPLICATE": "An equal object already exists.",
+    },
 )
 
 
@@ -33,7 +44,7 @@ class UserError:
         description='Path of the input field at fault, e.g. ["value", "currency"]; null '
         "when the error is about the request as a whole."
     )
-    code: ErrorCode = strawberry.field(description="Machine-readable kind of the error.")
+    code: DomainErrorCode = strawberry.field(description="Machine-readable kind of the error.")
     message: str = strawberry.field(description="Human-readable explanation.")
 
     @classmethod

@@ -9,9 +9,13 @@ from decimal import Decimal
 import strawberry
 
 from salesgraph.db.filters import NullCheck as NullCheckEnum
+from salesgraph.graphql.enums import graphql_enum
 
-NullCheck = strawberry.enum(
-    NullCheckEnum, name="NullCheck", description="Whether a value is absent or present."
+NullCheck = graphql_enum(
+    NullCheckEnum,
+    name="NullCheck",
+    description="Whether a value is absent or present.",
+    values={"NULL": "The value is absent.", "NOT_NULL": "The value is present."},
 )
 
 _EQ = "Equal to."
@@ -25,7 +29,7 @@ class IDFilter:
     eq: strawberry.ID | None = strawberry.field(default=None, description=_EQ)
     neq: strawberry.ID | None = strawberry.field(default=None, description=_NEQ)
     in_: list[strawberry.ID] | None = strawberry.field(default=None, name="in", description=_IN)
-    is_: NullCheck | None = strawberry.field(default=None, name="is", description=_IS)
+    is_: NullCheckEnum | None = strawberry.field(default=None, name="is", description=_IS)
 
 
 @strawberry.input(description="Conditions on a text; all given conditions must hold.")
@@ -38,7 +42,7 @@ class StringFilter:
         description="Case-insensitive SQL LIKE pattern: % matches any run of characters, _ one "
         "character, \\ escapes them.",
     )
-    is_: NullCheck | None = strawberry.field(default=None, name="is", description=_IS)
+    is_: NullCheckEnum | None = strawberry.field(default=None, name="is", description=_IS)
 
 
 @strawberry.input(description="Conditions on a whole number; all given conditions must hold.")
@@ -50,7 +54,7 @@ class IntFilter:
     gte: int | None = strawberry.field(default=None, description="Greater than or equal to.")
     lt: int | None = strawberry.field(default=None, description="Less than.")
     lte: int | None = strawberry.field(default=None, description="Less than or equal to.")
-    is_: NullCheck | None = strawberry.field(default=None, name="is", description=_IS)
+    is_: NullCheckEnum | None = strawberry.field(default=None, name="is", description=_IS)
 
 
 @strawberry.input(description="Conditions on a decimal; all given conditions must hold.")
@@ -62,7 +66,7 @@ class DecimalFilter:
     gte: Decimal | None = strawberry.field(default=None, description="At least.")
     lt: Decimal | None = strawberry.field(default=None, description="Less than.")
     lte: Decimal | None = strawberry.field(default=None, description="At most.")
-    is_: NullCheck | None = strawberry.field(default=None, name="is", description=_IS)
+    is_: NullCheckEnum | None = strawberry.field(default=None, name="is", description=_IS)
 
 
 @strawberry.input(description="Conditions on a point in time; all given conditions must hold.")
@@ -73,16 +77,16 @@ class DateTimeFilter:
     gte: datetime | None = strawberry.field(default=None, description="At or later than.")
     lt: datetime | None = strawberry.field(default=None, description="Earlier than.")
     lte: datetime | None = strawberry.field(default=None, description="At or earlier than.")
-    is_: NullCheck | None = strawberry.field(default=None, name="is", description=_IS)
+    is_: NullCheckEnum | None = strawberry.field(default=None, name="is", description=_IS)
 
 
 @strawberry.enum(description="Sort direction.")
 class OrderDirection(enum.Enum):
-    ASC = "ASC"
-    DESC = "DESC"
+    ASC = strawberry.enum_value("ASC", description="Smallest, earliest or A first.")
+    DESC = strawberry.enum_value("DESC", description="Largest, latest or Z first.")
 
 
 @strawberry.enum(description="Where null values sort.")
 class NullsOrder(enum.Enum):
-    FIRST = "FIRST"
-    LAST = "LAST"
+    FIRST = strawberry.enum_value("FIRST", description="Items without a value come first.")
+    LAST = strawberry.enum_value("LAST", description="Items without a value come last.")

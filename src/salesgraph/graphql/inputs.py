@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import strawberry
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,6 +20,9 @@ from salesgraph.values import UNSET, Unset
 from salesgraph.workspaces.service import Principal
 
 T = TypeVar("T")
+
+# Every mutation takes one `input` argument, described the same way.
+INPUT = strawberry.argument(description="The arguments of the mutation, in one input object.")
 
 # Constraint violations that a race between two valid requests can cause, as the error the
 # losing request gets. Every other integrity error is a bug and is masked.
@@ -61,6 +65,15 @@ def given_id(value: str | UnsetType | None, field: str) -> uuid.UUID | Unset | N
 def probability(value: float) -> Decimal:
     """A rate given as a GraphQL Float, as the exact decimal stored (4 places)."""
     return Decimal(repr(value))
+
+
+def given_probability(value: float | UnsetType | None, field: str) -> Decimal | Unset:
+    """An optional rate of a partial update: omitted stays, null is refused."""
+    if isinstance(value, UnsetType):
+        return UNSET
+    if value is None:
+        raise validation("must not be null", field)
+    return probability(value)
 
 
 async def run_mutation(

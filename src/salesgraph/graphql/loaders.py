@@ -70,4 +70,4 @@ class Loaders:
             async with read_session(self._database, workspace_id=self._workspace_id) as session:
                 return await batch(session, keys)
 
-        return DataLoader(load_fn=load)  # type: ignore[arg-type]
+        return DataLoader(load_fn=load)

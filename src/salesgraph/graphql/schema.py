@@ -11,10 +11,10 @@ from salesgraph.graphql.errors import MaskUnexpectedErrors
 from salesgraph.graphql.scalars import SCALAR_MAP
 from salesgraph.leads.schema import LeadMutation, LeadQuery
 from salesgraph.pipelines.schema import PipelineMutation, PipelineQuery
-from salesgraph.workspaces.schema import WorkspaceQuery
+from salesgraph.workspaces.schema import WorkspaceMutation, WorkspaceQuery
 
 Query = merge_types("Query", (WorkspaceQuery, PipelineQuery, LeadQuery))
-Mutation = merge_types("Mutation", (PipelineMutation, LeadMutation))
+Mutation = merge_types("Mutation", (WorkspaceMutation, PipelineMutation, LeadMutation))
 
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Everything a caller can read. Lists are Relay connections with keyset cursors."

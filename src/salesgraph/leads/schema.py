@@ -10,6 +10,7 @@ from salesgraph.errors import DomainError
 from salesgraph.graphql.context import Info
 from salesgraph.graphql.errors import query_error
 from salesgraph.graphql.inputs import (
+    INPUT,
     given,
     given_id,
     lookup_id,
@@ -110,7 +111,9 @@ class LeadMutation:
         description="Create a lead at the first stage of a pipeline (or the given stage).",
         permission_classes=[CanWrite],
     )
-    async def create_lead(self, info: Info, input: CreateLeadInput) -> LeadPayload:
+    async def create_lead(
+        self, info: Info, input: Annotated[CreateLeadInput, INPUT]
+    ) -> LeadPayload:
         def new_lead() -> lead_service.NewLead:
             return lead_service.NewLead(
                 title=input.title,
@@ -145,7 +148,9 @@ class LeadMutation:
         description="Change a lead's fields; omitted fields stay as they are.",
         permission_classes=[CanWrite],
     )
-    async def update_lead(self, info: Info, input: UpdateLeadInput) -> LeadPayload:
+    async def update_lead(
+        self, info: Info, input: Annotated[UpdateLeadInput, INPUT]
+    ) -> LeadPayload:
         def changes() -> lead_service.LeadChanges:
             value = given(input.value)
             return lead_service.LeadChanges(
@@ -182,7 +187,7 @@ class LeadMutation:
         "records the exit, the entry and their direction.",
         permission_classes=[CanWrite],
     )
-    async def move_lead(self, info: Info, input: MoveLeadInput) -> LeadPayload:
+    async def move_lead(self, info: Info, input: Annotated[MoveLeadInput, INPUT]) -> LeadPayload:
         result = await run_mutation(
             info,
             lambda session, principal: lead_service.move_lead(
@@ -197,7 +202,7 @@ class LeadMutation:
         return _payload(result)
 
     @strawberry.mutation(description="Mark an open lead as won.", permission_classes=[CanWrite])
-    async def win_lead(self, info: Info, input: WinLeadInput) -> LeadPayload:
+    async def win_lead(self, info: Info, input: Annotated[WinLeadInput, INPUT]) -> LeadPayload:
         result = await run_mutation(
             info,
             lambda session, principal: lead_service.win_lead(
@@ -213,7 +218,7 @@ class LeadMutation:
     @strawberry.mutation(
         description="Mark an open lead as lost, with the reason.", permission_classes=[CanWrite]
     )
-    async def lose_lead(self, info: Info, input: LoseLeadInput) -> LeadPayload:
+    async def lose_lead(self, info: Info, input: Annotated[LoseLeadInput, INPUT]) -> LeadPayload:
         result = await run_mutation(
             info,
             lambda session, principal: lead_service.lose_lead(
@@ -230,7 +235,9 @@ class LeadMutation:
         description="Reopen a won or lost lead at a stage of its pipeline.",
         permission_classes=[CanWrite],
     )
-    async def reopen_lead(self, info: Info, input: ReopenLeadInput) -> LeadPayload:
+    async def reopen_lead(
+        self, info: Info, input: Annotated[ReopenLeadInput, INPUT]
+    ) -> LeadPayload:
         result = await run_mutation(
             info,
             lambda session, principal: lead_service.reopen_lead(
@@ -247,7 +254,11 @@ class LeadMutation:
     @strawberry.mutation(
         description="Give a lead another owner and/or team.", permission_classes=[CanWrite]
     )
-    async def reassign_lead(self, info: Info, input: ReassignLeadInput) -> LeadPayload:
+    async def reassign_lead(
+        self,
+        info: Info,
+        input: Annotated[ReassignLeadInput, INPUT],
+    ) -> LeadPayload:
         result = await run_mutation(
             info,
             lambda session, principal: lead_service.reassign_lead(
@@ -265,7 +276,9 @@ class LeadMutation:
         description="Soft-delete a lead: it leaves every list but keeps its history.",
         permission_classes=[CanWrite],
     )
-    async def delete_lead(self, info: Info, input: LeadVersionInput) -> LeadPayload:
+    async def delete_lead(
+        self, info: Info, input: Annotated[LeadVersionInput, INPUT]
+    ) -> LeadPayload:
         result = await run_mutation(
             info,
             lambda session, principal: lead_service.delete_lead(
@@ -278,7 +291,9 @@ class LeadMutation:
         return _payload(result)
 
     @strawberry.mutation(description="Restore a deleted lead.", permission_classes=[CanWrite])
-    async def restore_lead(self, info: Info, input: LeadVersionInput) -> LeadPayload:
+    async def restore_lead(
+        self, info: Info, input: Annotated[LeadVersionInput, INPUT]
+    ) -> LeadPayload:
         result = await run_mutation(
             info,
             lambda session, principal: lead_service.restore_lead(

@@ -13,6 +13,7 @@ import strawberry
 from salesgraph.db.keyset import PageRequest
 from salesgraph.errors import DomainError, validation
 from salesgraph.graphql.context import Info
+from salesgraph.graphql.enums import graphql_enum
 from salesgraph.graphql.errors import UserError, query_error
 from salesgraph.graphql.filters import (
     DateTimeFilter,
@@ -30,25 +31,48 @@ from salesgraph.leads.repository import LeadQuery, SortOrder, lead_ordering
 from salesgraph.pipelines.types import Pipeline, Stage
 from salesgraph.workspaces.types import Member, Team
 
-LeadStatus = strawberry.enum(
-    models.LeadStatus, name="LeadStatus", description="Where a lead stands overall."
+LeadStatus = graphql_enum(
+    models.LeadStatus,
+    name="LeadStatus",
+    description="Where a lead stands overall.",
+    values={
+        "OPEN": "Still being worked: it sits at a stage of its pipeline.",
+        "WON": "The customer bought.",
+        "LOST": "The customer will not buy (see lostReason).",
+    },
 )
-Qualification = strawberry.enum(
+Qualification = graphql_enum(
     models.Qualification,
     name="Qualification",
-    description="The answer to a qualification question: UNKNOWN until asked, then MET or NOT_MET.",
+    description="The answer to one qualification question (need, budget, authority, timing).",
+    values={
+        "UNKNOWN": "Not established yet.",
+        "MET": "Established: the lead qualifies on this point.",
+        "NOT_MET": "Established: the lead does not qualify on this point.",
+    },
 )
-VisitEntry = strawberry.enum(
+VisitEntry = graphql_enum(
     models.VisitEntry,
     name="VisitEntry",
-    description="How a lead came into a stage: CREATED there, moved FORWARD or BACKWARD from "
-    "another stage, or REOPENED after being won or lost.",
+    description="How a lead came into a stage.",
+    values={
+        "CREATED": "The lead was created at this stage.",
+        "FORWARD": "Moved here from a stage with a lower position.",
+        "BACKWARD": "Moved here from a stage with a higher position.",
+        "REOPENED": "Reopened here after being won or lost.",
+    },
 )
-VisitExit = strawberry.enum(
+VisitExit = graphql_enum(
     models.VisitExit,
     name="VisitExit",
-    description="How a lead left a stage: FORWARD or BACKWARD to another stage (by the "
-    "positions at the time of the move), or WON or LOST while there.",
+    description="How a lead left a stage. Directions compare stage positions at the time of "
+    "the move, so reordering stages later does not rewrite them.",
+    values={
+        "FORWARD": "Moved to a stage with a higher position.",
+        "BACKWARD": "Moved to a stage with a lower position.",
+        "WON": "Won while at this stage.",
+        "LOST": "Lost while at this stage.",
+    },
 )
 
 
@@ -97,11 +121,11 @@ def _actor(member_id: uuid.UUID | None, api_key_id: uuid.UUID | None) -> Actor:
 class StageVisit:
     id: strawberry.ID = strawberry.field(description="Unique id of the visit.")
     entered_at: datetime = strawberry.field(description="When the lead entered the stage.")
-    entry: VisitEntry = strawberry.field(description="How the lead came in.")
+    entry: models.VisitEntry = strawberry.field(description="How the lead came in.")
     entered_by: Actor = strawberry.field(description="Who moved the lead in.")
     entry_reason: str | None = strawberry.field(description="Why, when it was said.")
     exited_at: datetime | None = strawberry.field(description="When it left; null while there.")
-    exit: VisitExit | None = strawberry.field(description="How it left; null while there.")
+    exit: models.VisitExit | None = strawberry.field(description="How it left; null while there.")
     exited_by: Actor | None = strawberry.field(description="Who moved it out.")
     exit_reason: str | None = strawberry.field(description="Why, when it was said.")
     stage_position: int = strawberry.field(
@@ -160,12 +184,12 @@ class Lead:
         description="Where the lead came from (web, referral, event, ...)."
     )
     value: Money | None = strawberry.field(description="Expected deal size; null when unknown.")
-    need: Qualification = strawberry.field(description="Do they need what we sell?")
-    budget: Qualification = strawberry.field(description="Can they afford it?")
-    authority: Qualification = strawberry.field(description="Are we talking to who decides?")
-    timing: Qualification = strawberry.field(description="Do they mean to buy soon?")
+    need: models.Qualification = strawberry.field(description="Do they need what we sell?")
+    budget: models.Qualification = strawberry.field(description="Can they afford it?")
+    authority: models.Qualification = strawberry.field(description="Are we talking to who decides?")
+    timing: models.Qualification = strawberry.field(description="Do they mean to buy soon?")
     score: int | None = strawberry.field(description="Qualification score, 0 to 100.")
-    status: LeadStatus = strawberry.field(description="OPEN, WON or LOST.")
+    status: models.LeadStatus = strawberry.field(description="OPEN, WON or LOST.")
     lost_reason: str | None = strawberry.field(description="Why it was lost, when LOST.")
     closed_at: datetime | None = strawberry.field(
         description="When it was won or lost; null while open."
@@ -272,7 +296,7 @@ class Lead:
             lost_reason=row.lost_reason,
             closed_at=row.closed_at,
             stage_entered_at=row.stage_entered_at,
-            custom_fields=row.custom_fields,
+            custom_fields=JSONObject(row.custom_fields),
             version=row.version,
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -292,9 +316,11 @@ class LeadConnection(Connection[Lead]):
 
 @strawberry.input(description="Conditions on a lead status; all given conditions must hold.")
 class LeadStatusFilter:
-    eq: LeadStatus | None = strawberry.field(default=None, description="Equal to.")
-    neq: LeadStatus | None = strawberry.field(default=None, description="Not equal to.")
-    in_: list[LeadStatus] | None = strawberry.field(default=None, name="in", description="One of.")
+    eq: models.LeadStatus | None = strawberry.field(default=None, description="Equal to.")
+    neq: models.LeadStatus | None = strawberry.field(default=None, description="Not equal to.")
+    in_: list[models.LeadStatus] | None = strawberry.field(
+        default=None, name="in", description="One of."
+    )
 
 
 @strawberry.input(
@@ -350,14 +376,18 @@ class LeadFilter:
 
 @strawberry.enum(description="Fields leads can be sorted by.")
 class LeadOrderField(enum.Enum):
-    CREATED_AT = "CREATED_AT"
-    UPDATED_AT = "UPDATED_AT"
-    STAGE_ENTERED_AT = "STAGE_ENTERED_AT"
-    CLOSED_AT = "CLOSED_AT"
-    TITLE = "TITLE"
-    COMPANY_NAME = "COMPANY_NAME"
-    VALUE = "VALUE"
-    SCORE = "SCORE"
+    CREATED_AT = strawberry.enum_value("CREATED_AT", description="Creation time.")
+    UPDATED_AT = strawberry.enum_value("UPDATED_AT", description="Time of the last change.")
+    STAGE_ENTERED_AT = strawberry.enum_value(
+        "STAGE_ENTERED_AT", description="Entry into the current stage."
+    )
+    CLOSED_AT = strawberry.enum_value("CLOSED_AT", description="Time it was won or lost.")
+    TITLE = strawberry.enum_value("TITLE", description="Title, alphabetically.")
+    COMPANY_NAME = strawberry.enum_value("COMPANY_NAME", description="Company, alphabetically.")
+    VALUE = strawberry.enum_value(
+        "VALUE", description="Value amount (whatever the currency: filter by currency first)."
+    )
+    SCORE = strawberry.enum_value("SCORE", description="Qualification score.")
 
 
 @strawberry.input(description="One sort key of a lead list.")
@@ -388,7 +418,7 @@ def lead_list_arguments(
         raise query_error(validation("sort by 1 to 3 fields", "orderBy"))
     orders = [
         SortOrder(
-            order.field.value,
+            order.field.name,
             descending=order.direction == OrderDirection.DESC,
             nulls_first=order.nulls == NullsOrder.FIRST,
         )
@@ -442,16 +472,16 @@ class CreateLeadInput:
     owner_id: strawberry.ID | None = strawberry.field(default=None, description="Owner member.")
     team_id: strawberry.ID | None = strawberry.field(default=None, description="Owning team.")
     value: MoneyInput | None = strawberry.field(default=None, description="Expected deal size.")
-    need: Qualification = strawberry.field(
+    need: models.Qualification = strawberry.field(
         default=models.Qualification.UNKNOWN, description="Need."
     )
-    budget: Qualification = strawberry.field(
+    budget: models.Qualification = strawberry.field(
         default=models.Qualification.UNKNOWN, description="Budget."
     )
-    authority: Qualification = strawberry.field(
+    authority: models.Qualification = strawberry.field(
         default=models.Qualification.UNKNOWN, description="Authority."
     )
-    timing: Qualification = strawberry.field(
+    timing: models.Qualification = strawberry.field(
         default=models.Qualification.UNKNOWN, description="Timing."
     )
     score: int | None = strawberry.field(default=None, description="Score, 0 to 100.")
@@ -476,12 +506,18 @@ class UpdateLeadInput:
     contact_phone: str | None = strawberry.field(default=strawberry.UNSET, description="Phone.")
     source: str | None = strawberry.field(default=strawberry.UNSET, description="Source.")
     value: MoneyInput | None = strawberry.field(default=strawberry.UNSET, description="Value.")
-    need: Qualification | None = strawberry.field(default=strawberry.UNSET, description="Need.")
-    budget: Qualification | None = strawberry.field(default=strawberry.UNSET, description="Budget.")
-    authority: Qualification | None = strawberry.field(
+    need: models.Qualification | None = strawberry.field(
+        default=strawberry.UNSET, description="Need."
+    )
+    budget: models.Qualification | None = strawberry.field(
+        default=strawberry.UNSET, description="Budget."
+    )
+    authority: models.Qualification | None = strawberry.field(
         default=strawberry.UNSET, description="Authority."
     )
-    timing: Qualification | None = strawberry.field(default=strawberry.UNSET, description="Timing.")
+    timing: models.Qualification | None = strawberry.field(
+        default=strawberry.UNSET, description="Timing."
+    )
     score: int | None = strawberry.field(default=strawberry.UNSET, description="Score, 0 to 100.")
     referred_by_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="The lead that referred this one."

@@ -8,7 +8,9 @@ import strawberry
 
 from salesgraph.graphql.context import Info
 from salesgraph.graphql.inputs import (
+    INPUT,
     given,
+    given_probability,
     lookup_id,
     maybe_id,
     not_null,
@@ -32,7 +34,6 @@ from salesgraph.pipelines.types import (
     StagePayload,
     UpdateStageInput,
 )
-from salesgraph.values import Unset
 
 
 @strawberry.type
@@ -98,7 +99,11 @@ class PipelineMutation:
         description="Create a pipeline from a template (SEVEN_STAGE by default) or a stage list.",
         permission_classes=[IsAdmin],
     )
-    async def create_pipeline(self, info: Info, input: CreatePipelineInput) -> PipelinePayload:
+    async def create_pipeline(
+        self,
+        info: Info,
+        input: Annotated[CreatePipelineInput, INPUT],
+    ) -> PipelinePayload:
         stages = (
             [
                 pipeline_service.StageInput(s.name, probability(s.win_probability), s.target_days)
@@ -121,7 +126,11 @@ class PipelineMutation:
         return _pipeline_payload(result)
 
     @strawberry.mutation(description="Rename a pipeline.", permission_classes=[IsAdmin])
-    async def rename_pipeline(self, info: Info, input: RenamePipelineInput) -> PipelinePayload:
+    async def rename_pipeline(
+        self,
+        info: Info,
+        input: Annotated[RenamePipelineInput, INPUT],
+    ) -> PipelinePayload:
         result = await run_mutation(
             info,
             lambda session, principal: pipeline_service.rename_pipeline(
@@ -138,7 +147,7 @@ class PipelineMutation:
         description="Add a stage to a pipeline, at a position or at the end.",
         permission_classes=[IsAdmin],
     )
-    async def add_stage(self, info: Info, input: AddStageInput) -> StagePayload:
+    async def add_stage(self, info: Info, input: Annotated[AddStageInput, INPUT]) -> StagePayload:
         result = await run_mutation(
             info,
             lambda session, principal: pipeline_service.add_stage(
@@ -158,8 +167,9 @@ class PipelineMutation:
         description="Rename a stage or change its win probability or target days.",
         permission_classes=[IsAdmin],
     )
-    async def update_stage(self, info: Info, input: UpdateStageInput) -> StagePayload:
-        win_probability = given(input.win_probability)
+    async def update_stage(
+        self, info: Info, input: Annotated[UpdateStageInput, INPUT]
+    ) -> StagePayload:
         result = await run_mutation(
             info,
             lambda session, principal: pipeline_service.update_stage(
@@ -167,11 +177,7 @@ class PipelineMutation:
                 actor=principal.actor,
                 stage_id=parse_id(input.id, "id"),
                 name=not_null(given(input.name), "name"),
-                win_probability=(
-                    win_probability
-                    if isinstance(win_probability, Unset)
-                    else probability(not_null(win_probability, "winProbability"))
-                ),
+                win_probability=given_probability(input.win_probability, "winProbability"),
                 target_days=given(input.target_days),
                 expected_version=input.expected_version,
             ),
@@ -183,7 +189,11 @@ class PipelineMutation:
         "direction each move had when it was made.",
         permission_classes=[IsAdmin],
     )
-    async def reorder_stages(self, info: Info, input: ReorderStagesInput) -> PipelinePayload:
+    async def reorder_stages(
+        self,
+        info: Info,
+        input: Annotated[ReorderStagesInput, INPUT],
+    ) -> PipelinePayload:
         result = await run_mutation(
             info,
             lambda session, principal: pipeline_service.reorder_stages(
@@ -204,7 +214,11 @@ class PipelineMutation:
         "their history); history and metrics keep referring to the archived stage.",
         permission_classes=[IsAdmin],
     )
-    async def archive_stage(self, info: Info, input: ArchiveStageInput) -> StagePayload:
+    async def archive_stage(
+        self,
+        info: Info,
+        input: Annotated[ArchiveStageInput, INPUT],
+    ) -> StagePayload:
         result = await run_mutation(
             info,
             lambda session, principal: pipeline_service.archive_stage(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from salesgraph.graphql.context import Info
+from salesgraph.graphql.enums import graphql_enum
 from salesgraph.graphql.errors import UserError
 from salesgraph.pipelines import models
 
@@ -20,10 +21,19 @@ LazyLeadConnection = Annotated["LeadConnection", strawberry.lazy("salesgraph.lea
 LazyLeadFilter = Annotated["LeadFilter", strawberry.lazy("salesgraph.leads.types")]
 LazyLeadOrder = Annotated["LeadOrder", strawberry.lazy("salesgraph.leads.types")]
 
-PipelineTemplate = strawberry.enum(
+PipelineTemplate = graphql_enum(
     models.PipelineTemplate,
     name="PipelineTemplate",
     description="Where a pipeline's stages came from.",
+    values={
+        "SEVEN_STAGE": "The textbook sales process: prospecting, preparation & research, needs "
+        "assessment, presentation, objection handling, closing, follow-up.",
+        "FIVE_STAGE": "A short process: prospecting, needs assessment, presentation, closing, "
+        "follow-up.",
+        "NINE_STAGE": "A long process: prospecting, qualification, preparation & research, needs "
+        "assessment, presentation, proposal, objection handling, closing, follow-up.",
+        "CUSTOM": "Stages of the workspace's own.",
+    },
 )
 
 
@@ -31,7 +41,7 @@ PipelineTemplate = strawberry.enum(
 class Pipeline:
     id: strawberry.ID = strawberry.field(description="Unique id (a time-ordered UUID).")
     name: str = strawberry.field(description="Display name.")
-    template: PipelineTemplate = strawberry.field(
+    template: models.PipelineTemplate = strawberry.field(
         description="The template the stages came from (CUSTOM for a list of one's own)."
     )
     version: int = strawberry.field(
@@ -145,7 +155,7 @@ class StageInput:
 @strawberry.input(description="A new pipeline: from a template, or from a list of stages.")
 class CreatePipelineInput:
     name: str = strawberry.field(description="Display name.")
-    template: PipelineTemplate | None = strawberry.field(
+    template: models.PipelineTemplate | None = strawberry.field(
         default=None,
         description="Stage template; SEVEN_STAGE when neither this nor stages is given.",
     )

@@ -1,13 +1,33 @@
-"""Query fields of the workspace domain."""
+"""Query and mutation fields of the workspace domain: short resolvers that call the service."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import strawberry
 
 from salesgraph.graphql.context import Info
-from salesgraph.graphql.permissions import CanRead
+from salesgraph.graphql.inputs import INPUT, maybe_id, parse_id, payload_parts, run_mutation
+from salesgraph.graphql.permissions import CanRead, IsAdmin
 from salesgraph.workspaces import repository
-from salesgraph.workspaces.types import ApiKey, Member, Team, Viewer, Workspace
+from salesgraph.workspaces import service as workspace_service
+from salesgraph.workspaces.types import (
+    ApiKey,
+    ApiKeyPayload,
+    CreateApiKeyInput,
+    CreateApiKeyPayload,
+    CreateMemberInput,
+    CreateTeamInput,
+    Member,
+    MemberPayload,
+    RevokeApiKeyInput,
+    Team,
+    TeamMembershipInput,
+    TeamPayload,
+    UpdateMemberInput,
+    Viewer,
+    Workspace,
+)
 
 
 @strawberry.type
@@ -43,3 +63,166 @@ class WorkspaceQuery:
         async with info.context.read_session() as session:
             rows = await repository.list_teams(session)
         return [Team.from_model(row) for row in rows]
+
+    @strawberry.field(
+        description="The workspace's API keys, oldest first (never their tokens).",
+        permission_classes=[IsAdmin],
+    )
+    async def api_keys(self, info: Info) -> list[ApiKey]:
+        async with info.context.read_session() as session:
+            rows = await workspace_service.list_api_keys(session)
+        return [ApiKey.from_model(row) for row in rows]
+
+
+def _member_payload(result: object) -> MemberPayload:
+    member, errors = payload_parts(result, Member.from_model)
+    return MemberPayload(member=member, errors=errors)
+
+
+def _team_payload(result: object) -> TeamPayload:
+    team, errors = payload_parts(result, Team.from_model)
+    return TeamPayload(team=team, errors=errors)
+
+
+@strawberry.type
+class WorkspaceMutation:
+    @strawberry.mutation(description="Add a member to the workspace.", permission_classes=[IsAdmin])
+    async def create_member(
+        self,
+        info: Info,
+        input: Annotated[CreateMemberInput, INPUT],
+    ) -> MemberPayload:
+        result = await run_mutation(
+            info,
+            lambda session, principal: workspace_service.create_member(
+                session,
+                workspace_id=principal.workspace_id,
+                actor=principal.actor,
+                email=input.email,
+                name=input.name,
+                role=input.role,
+            ),
+        )
+        return _member_payload(result)
+
+    @strawberry.mutation(
+        description="Rename a member, change their role, or (de)activate them. The workspace "
+        "always keeps one active admin.",
+        permission_classes=[IsAdmin],
+    )
+    async def update_member(
+        self,
+        info: Info,
+        input: Annotated[UpdateMemberInput, INPUT],
+    ) -> MemberPayload:
+        result = await run_mutation(
+            info,
+            lambda session, principal: workspace_service.update_member(
+                session,
+                actor=principal.actor,
+                member_id=parse_id(input.id, "id"),
+                name=input.name,
+                role=input.role,
+                is_active=input.is_active,
+            ),
+        )
+        return _member_payload(result)
+
+    @strawberry.mutation(description="Create a team.", permission_classes=[IsAdmin])
+    async def create_team(
+        self, info: Info, input: Annotated[CreateTeamInput, INPUT]
+    ) -> TeamPayload:
+        result = await run_mutation(
+            info,
+            lambda session, principal: workspace_service.create_team(
+                session,
+                workspace_id=principal.workspace_id,
+                actor=principal.actor,
+                name=input.name,
+                member_ids=[
+                    parse_id(member_id, f"memberIds.{index}")
+                    for index, member_id in enumerate(input.member_ids)
+                ],
+            ),
+        )
+        return _team_payload(result)
+
+    @strawberry.mutation(description="Put a member in a team.", permission_classes=[IsAdmin])
+    async def add_team_member(
+        self,
+        info: Info,
+        input: Annotated[TeamMembershipInput, INPUT],
+    ) -> TeamPayload:
+        result = await run_mutation(
+            info,
+            lambda session, principal: workspace_service.change_team_membership(
+                session,
+                actor=principal.actor,
+                team_id=parse_id(input.team_id, "teamId"),
+                member_id=parse_id(input.member_id, "memberId"),
+                add=True,
+            ),
+        )
+        return _team_payload(result)
+
+    @strawberry.mutation(description="Take a member out of a team.", permission_classes=[IsAdmin])
+    async def remove_team_member(
+        self,
+        info: Info,
+        input: Annotated[TeamMembershipInput, INPUT],
+    ) -> TeamPayload:
+        result = await run_mutation(
+            info,
+            lambda session, principal: workspace_service.change_team_membership(
+                session,
+                actor=principal.actor,
+                team_id=parse_id(input.team_id, "teamId"),
+                member_id=parse_id(input.member_id, "memberId"),
+                add=False,
+            ),
+        )
+        return _team_payload(result)
+
+    @strawberry.mutation(
+        description="Create an API key. Its token is in the payload once and never again.",
+        permission_classes=[IsAdmin],
+    )
+    async def create_api_key(
+        self,
+        info: Info,
+        input: Annotated[CreateApiKeyInput, INPUT],
+    ) -> CreateApiKeyPayload:
+        result = await run_mutation(
+            info,
+            lambda session, principal: workspace_service.create_api_key(
+                session,
+                workspace_id=principal.workspace_id,
+                name=input.name,
+                scopes=list(input.scopes),
+                member_id=maybe_id(input.member_id, "memberId"),
+                expires_at=input.expires_at,
+            ),
+        )
+        if isinstance(result, list):
+            return CreateApiKeyPayload(api_key=None, token=None, errors=result)
+        return CreateApiKeyPayload(
+            api_key=ApiKey.from_model(result.key), token=result.token, errors=[]
+        )
+
+    @strawberry.mutation(
+        description="Revoke an API key: requests with it fail from now on.",
+        permission_classes=[IsAdmin],
+    )
+    async def revoke_api_key(
+        self,
+        info: Info,
+        input: Annotated[RevokeApiKeyInput, INPUT],
+    ) -> ApiKeyPayload:
+        result = await run_mutation(
+            info,
+            lambda session, principal: workspace_service.revoke_api_key(
+                session, key_id=parse_id(input.id, "id"), actor=principal.actor
+            ),
+        )
+        api_key, errors = payload_parts(result, ApiKey.from_model)
+        return ApiKeyPayload(api_key=api_key, errors=errors)

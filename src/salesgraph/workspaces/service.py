@@ -11,9 +11,17 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesgraph.errors import Collector, DomainError, ErrorCode, not_found
-from salesgraph.events import Actor, record_event
+from salesgraph.events import Actor, changes, record_event
 from salesgraph.workspaces import api_keys
-from salesgraph.workspaces.models import ApiKey, Member, MemberRole, Scope, Workspace
+from salesgraph.workspaces.models import (
+    ApiKey,
+    Member,
+    MemberRole,
+    Scope,
+    Team,
+    TeamMembership,
+    Workspace,
+)
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -127,6 +135,8 @@ async def create_api_key(
     workspace = await session.get(Workspace, workspace_id)
     if workspace is None:
         raise not_found("workspace", "workspaceId")
+    if member_id is not None and await session.get(Member, (workspace_id, member_id)) is None:
+        raise not_found("member", "memberId")
     secret = api_keys.new_secret()
     key = ApiKey(
         workspace_id=workspace_id,
@@ -150,8 +160,11 @@ async def create_api_key(
     return CreatedApiKey(key=key, token=api_keys.format_token(workspace_id, key.id, secret))
 
 
-async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
-    """Revoke a key (from the command line, so the session is unscoped and ids are global)."""
+async def revoke_api_key(
+    session: AsyncSession, *, key_id: uuid.UUID, actor: Actor | None = None
+) -> ApiKey:
+    """Revoke a key: through the API in a workspace session, or from the command line (in an
+    unscoped session, where key ids are global)."""
     key = (
         await session.execute(select(ApiKey).where(ApiKey.id == key_id).with_for_update())
     ).scalar_one_or_none()
@@ -166,7 +179,7 @@ async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
         type="api_key.revoked",
         subject_type="api_key",
         subject_id=key.id,
-        actor=Actor(),
+        actor=actor or Actor(),
         data={"name": key.name},
     )
     return key
@@ -214,3 +227,181 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
         member_id=key.member_id,
         scopes=api_keys.effective_scopes(key.scopes),
     )
+
+
+async def create_member(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    actor: Actor,
+    email: str,
+    name: str,
+    role: MemberRole,
+) -> Member:
+    errors = Collector()
+    email = validate_email(email, "email", errors)
+    name = validate_name(name, "name", errors)
+    errors.raise_if_any()
+    taken = await session.scalar(
+        select(func.count()).select_from(Member).where(Member.email == email)
+    )
+    if taken:
+        raise DomainError(ErrorCode.DUPLICATE, f"a member with email {email} exists", "email")
+    member = Member(workspace_id=workspace_id, email=email, name=name, role=role)
+    session.add(member)
+    await session.flush()
+    record_event(
+        session,
+        workspace_id=workspace_id,
+        type="member.created",
+        subject_type="member",
+        subject_id=member.id,
+        actor=actor,
+        data={"email": email, "name": name, "role": role.value},
+    )
+    return member
+
+
+async def update_member(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    member_id: uuid.UUID,
+    name: str | None,
+    role: MemberRole | None,
+    is_active: bool | None,
+) -> Member:
+    """Rename, change the role of, or (de)activate a member; one active admin always remains."""
+    errors = Collector()
+    if name is not None:
+        name = validate_name(name, "name", errors)
+    errors.raise_if_any()
+    member = (
+        await session.execute(select(Member).where(Member.id == member_id).with_for_update())
+    ).scalar_one_or_none()
+    if member is None:
+        raise not_found("member", "id")
+    before = {"name": member.name, "role": member.role.value, "is_active": member.is_active}
+    loses_admin = (
+        member.role == MemberRole.ADMIN
+        and member.is_active
+        and ((role is not None and role != MemberRole.ADMIN) or is_active is False)
+    )
+    if loses_admin:
+        # Lock the admins so that two concurrent demotions cannot both pass the check.
+        admins = (
+            await session.execute(
+                select(Member.id)
+                .where(Member.role == MemberRole.ADMIN, Member.is_active.is_(True))
+                .with_for_update()
+            )
+        ).all()
+        if len(admins) <= 1:
+            raise DomainError(
+                ErrorCode.INVALID_STATE, "the workspace must keep an active admin", "id"
+            )
+    if name is not None:
+        member.name = name
+    if role is not None:
+        member.role = role
+    if is_active is not None:
+        member.is_active = is_active
+    await session.flush()
+    after = {"name": member.name, "role": member.role.value, "is_active": member.is_active}
+    record_event(
+        session,
+        workspace_id=member.workspace_id,
+        type="member.updated",
+        subject_type="member",
+        subject_id=member.id,
+        actor=actor,
+        data={"changes": changes(before, after)},
+    )
+    return member
+
+
+async def create_team(
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    actor: Actor,
+    name: str,
+    member_ids: list[uuid.UUID],
+) -> Team:
+    errors = Collector()
+    name = validate_name(name, "name", errors)
+    if len(set(member_ids)) != len(member_ids):
+        errors.add("a member is listed twice", "memberIds")
+    errors.raise_if_any()
+    taken = await session.scalar(
+        select(func.count()).select_from(Team).where(func.lower(Team.name) == name.lower())
+    )
+    if taken:
+        raise DomainError(ErrorCode.DUPLICATE, f"a team named {name!r} exists", "name")
+    team = Team(workspace_id=workspace_id, name=name)
+    session.add(team)
+    await session.flush()
+    for index, member_id in enumerate(member_ids):
+        await _add_to_team(session, team, member_id, ("memberIds", str(index)))
+    record_event(
+        session,
+        workspace_id=workspace_id,
+        type="team.created",
+        subject_type="team",
+        subject_id=team.id,
+        actor=actor,
+        data={"name": name, "member_ids": [str(member_id) for member_id in member_ids]},
+    )
+    return team
+
+
+async def _add_to_team(
+    session: AsyncSession, team: Team, member_id: uuid.UUID, field: tuple[str, ...]
+) -> None:
+    if await session.get(Member, (team.workspace_id, member_id)) is None:
+        raise not_found("member", field)
+    already = await session.get(TeamMembership, (team.workspace_id, team.id, member_id))
+    if already is not None:
+        raise DomainError(ErrorCode.DUPLICATE, "the member is already in the team", field)
+    session.add(
+        TeamMembership(workspace_id=team.workspace_id, team_id=team.id, member_id=member_id)
+    )
+    await session.flush()
+
+
+async def change_team_membership(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    team_id: uuid.UUID,
+    member_id: uuid.UUID,
+    add: bool,
+) -> Team:
+    team = (
+        await session.execute(select(Team).where(Team.id == team_id).with_for_update())
+    ).scalar_one_or_none()
+    if team is None:
+        raise not_found("team", "teamId")
+    if add:
+        await _add_to_team(session, team, member_id, ("memberId",))
+    else:
+        membership = await session.get(TeamMembership, (team.workspace_id, team.id, member_id))
+        if membership is None:
+            raise not_found("membership of that member in the team", "memberId")
+        await session.delete(membership)
+        await session.flush()
+    record_event(
+        session,
+        workspace_id=team.workspace_id,
+        type="team.member_added" if add else "team.member_removed",
+        subject_type="team",
+        subject_id=team.id,
+        actor=actor,
+        data={"member_id": str(member_id)},
+    )
+    return team
+
+
+async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
+    statement = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    return list((await session.execute(statement)).scalars())

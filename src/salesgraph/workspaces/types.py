@@ -8,17 +8,30 @@ from datetime import datetime
 import strawberry
 
 from salesgraph.graphql.context import Info
+from salesgraph.graphql.enums import graphql_enum
+from salesgraph.graphql.errors import UserError
 from salesgraph.workspaces import models
 
-MemberRole = strawberry.enum(
+MemberRole = graphql_enum(
     models.MemberRole,
     name="MemberRole",
-    description="What a member may do in the workspace.",
+    description="A member's part in the workspace.",
+    values={
+        "ADMIN": "Configures the workspace: pipelines, members, teams, API keys.",
+        "MANAGER": "Leads a sales team; sees and reassigns its leads.",
+        "REP": "Works leads.",
+        "VIEWER": "Reads only.",
+    },
 )
-Scope = strawberry.enum(
+Scope = graphql_enum(
     models.Scope,
     name="Scope",
-    description="What an API key may do. admin includes write; write includes read.",
+    description="What an API key may do. ADMIN includes WRITE; WRITE includes READ.",
+    values={
+        "READ": "Read the workspace's data.",
+        "WRITE": "Change sales data: leads and their stages.",
+        "ADMIN": "Configure the workspace: pipelines, stages, members, teams, API keys.",
+    },
 )
 
 
@@ -38,7 +51,7 @@ class Member:
     id: strawberry.ID = strawberry.field(description="Unique id (a time-ordered UUID).")
     email: str = strawberry.field(description="Email address, unique in the workspace.")
     name: str = strawberry.field(description="Display name.")
-    role: MemberRole = strawberry.field(description="What the member may do.")
+    role: models.MemberRole = strawberry.field(description="What the member may do.")
     is_active: bool = strawberry.field(
         description="Inactive members keep their history but cannot be given leads."
     )
@@ -77,7 +90,7 @@ class Team:
 class ApiKey:
     id: strawberry.ID = strawberry.field(description="Unique id of the key (not its secret).")
     name: str = strawberry.field(description="What the key is for.")
-    scopes: list[Scope] = strawberry.field(description="What the key may do, as granted.")
+    scopes: list[models.Scope] = strawberry.field(description="What the key may do, as granted.")
     created_at: datetime = strawberry.field(description="When the key was created.")
     expires_at: datetime | None = strawberry.field(description="When the key stops working.")
     revoked_at: datetime | None = strawberry.field(description="When the key was revoked.")
@@ -105,6 +118,82 @@ class Viewer:
     member: Member | None = strawberry.field(
         description="The member the key acts for; null for integration keys."
     )
-    scopes: list[Scope] = strawberry.field(
+    scopes: list[models.Scope] = strawberry.field(
         description="Everything the key may do, implied scopes included."
     )
+
+
+@strawberry.input(description="A new member of the workspace.")
+class CreateMemberInput:
+    email: str = strawberry.field(description="Email address, unique in the workspace.")
+    name: str = strawberry.field(description="Display name.")
+    role: models.MemberRole = strawberry.field(description="What the member does.")
+
+
+@strawberry.input(description="Changes to a member; omitted fields stay as they are.")
+class UpdateMemberInput:
+    id: strawberry.ID = strawberry.field(description="The member.")
+    name: str | None = strawberry.field(default=None, description="New display name.")
+    role: models.MemberRole | None = strawberry.field(default=None, description="New role.")
+    is_active: bool | None = strawberry.field(
+        default=None, description="false deactivates: the member keeps history, gets no leads."
+    )
+
+
+@strawberry.input(description="A new team.")
+class CreateTeamInput:
+    name: str = strawberry.field(description="Display name, unique in the workspace.")
+    member_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Members to put in the team."
+    )
+
+
+@strawberry.input(description="A member to add to or remove from a team.")
+class TeamMembershipInput:
+    team_id: strawberry.ID = strawberry.field(description="The team.")
+    member_id: strawberry.ID = strawberry.field(description="The member.")
+
+
+@strawberry.input(description="A new API key.")
+class CreateApiKeyInput:
+    name: str = strawberry.field(description="What the key is for, e.g. the integration's name.")
+    scopes: list[models.Scope] = strawberry.field(description="What the key may do.")
+    member_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The member the key acts for; null for an integration."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When the key stops working; never when null."
+    )
+
+
+@strawberry.input(description="An API key to revoke.")
+class RevokeApiKeyInput:
+    id: strawberry.ID = strawberry.field(description="The key's id (not its token).")
+
+
+@strawberry.type(description="Result of a member mutation.")
+class MemberPayload:
+    member: Member | None = strawberry.field(description="The member; null on errors.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed, if so.")
+
+
+@strawberry.type(description="Result of a team mutation.")
+class TeamPayload:
+    team: Team | None = strawberry.field(description="The team; null on errors.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed, if so.")
+
+
+@strawberry.type(description="Result of an API key mutation.")
+class ApiKeyPayload:
+    api_key: ApiKey | None = strawberry.field(description="The key; null on errors.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed, if so.")
+
+
+@strawberry.type(description="Result of createApiKey: the key and, once only, its token.")
+class CreateApiKeyPayload:
+    api_key: ApiKey | None = strawberry.field(description="The key; null on errors.")
+    token: str | None = strawberry.field(
+        description="The secret token to send as 'Authorization: Bearer <token>'. Shown only "
+        "now: only a digest is stored."
+    )
+    errors: list[UserError] = strawberry.field(description="Why nothing was created, if so.")
