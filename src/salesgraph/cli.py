@@ -11,7 +11,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import asyncpg
 import click
+from sqlalchemy.exc import DBAPIError
 
 from salesgraph.db import migrations
 from salesgraph.db.engine import create_database
@@ -86,6 +88,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ConfigurationError as error:
             _fail(str(error))
+        except (OSError, DBAPIError, asyncpg.PostgresError) as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            _fail(f"database error: {reason}")
         raise AssertionError("unreachable")
 
 

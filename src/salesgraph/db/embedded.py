@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,7 +42,10 @@ def start_embedded_server(data_dir: Path) -> str:
 
 
 def _start_with_pgserver(pgdata: Path) -> tuple[Path, str]:
-    from pgserver.postgres_server import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp, which is fine.
+        warnings.simplefilter("ignore")
+        from pgserver.postgres_server import get_server
 
     server = get_server(pgdata, cleanup_mode="stop")
     info = server.get_postmaster_info()
