@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from salesgraph.db.engine import async_database_url
 from salesgraph.db.registry import Base
+
+MIGRATION_LOCK = 7_102_026_001  # an arbitrary constant naming salesgraph's migration lock
 
 config = context.config
 target_metadata = Base.metadata
@@ -35,6 +38,9 @@ def _run(connection: Connection) -> None:
         transaction_per_migration=True,
     )
     with context.begin_transaction():
+        # Several processes may start at once (replicas running `serve`); one migrates, the
+        # others wait here and then find nothing left to do.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

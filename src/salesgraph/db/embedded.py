@@ -32,7 +32,13 @@ INSTALL_HINT = (
 def start_embedded_server(data_dir: Path) -> str:
     """Start (or attach to) the embedded server in `data_dir`; return a postgresql:// URL."""
     data_dir = data_dir.expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot create the embedded database folder {data_dir} ({error.strerror}): "
+            "set SALESGRAPH_DATA_DIR to a writable folder, or SALESGRAPH_DATABASE_URL"
+        ) from None
     if importlib.util.find_spec("pgserver") is not None:
         socket_dir, user = _start_with_pgserver(data_dir / "pgdata")
     else:

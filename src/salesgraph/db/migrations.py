@@ -6,7 +6,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salesgraph.db.engine import async_database_url
 from salesgraph.settings import ConfigurationError
@@ -47,11 +46,3 @@ def head_revision() -> str | None:
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
-
-async def current_revision(connection: AsyncConnection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    def read(sync_connection: object) -> str | None:
-        return MigrationContext.configure(sync_connection).get_current_revision()  # type: ignore[arg-type]
-
-    return await connection.run_sync(read)
