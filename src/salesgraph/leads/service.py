@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salesgraph.db.clock import transaction_time
 from salesgraph.db.ids import uuid7
 from salesgraph.errors import (
     Collector,
@@ -308,10 +309,23 @@ async def _exit(
     return visit
 
 
-async def _stage_for_lead(
-    session: AsyncSession, stage_id: uuid.UUID, pipeline_id: uuid.UUID, field: str = "stageId"
-) -> Stage:
-    stage = await pipeline_repository.get_stage(session, stage_id)
+async def _lock_stage(session: AsyncSession, stage_id: uuid.UUID) -> Stage | None:
+    """The stage, locked FOR KEY SHARE until the transaction ends.
+
+    That is the lock the foreign key check takes anyway, but taken before the stage is checked:
+    archiving locks the stage FOR UPDATE, so a lead cannot enter a stage that is being archived
+    after the archive has moved that stage's open leads away.
+    """
+    statement = (
+        select(Stage)
+        .where(Stage.id == stage_id)
+        .with_for_update(read=True, key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def _usable_stage(stage: Stage | None, pipeline_id: uuid.UUID, field: str = "stageId") -> Stage:
     if stage is None:
         raise not_found("stage", field)
     if stage.pipeline_id != pipeline_id:
@@ -319,6 +333,12 @@ async def _stage_for_lead(
     if stage.archived_at is not None:
         raise invalid_state("the stage is archived", field)
     return stage
+
+
+async def _stage_for_lead(
+    session: AsyncSession, stage_id: uuid.UUID, pipeline_id: uuid.UUID, field: str = "stageId"
+) -> Stage:
+    return _usable_stage(await _lock_stage(session, stage_id), pipeline_id, field)
 
 
 def _reason(reason: str | None, field: str, *, required: bool = False) -> str | None:
@@ -354,10 +374,10 @@ async def create_lead(session: AsyncSession, *, actor: Actor, new: NewLead) -> L
         stages = await pipeline_repository.stages_by_pipeline_ids(
             session, [pipeline.id], include_archived=False
         )
-        stage = stages[pipeline.id][0]
+        stage = await _stage_for_lead(session, stages[pipeline.id][0].id, pipeline.id)
     await _check_references(session, values, None)
 
-    now = await session.scalar(select(func.now()))
+    now = await transaction_time(session)
     lead = Lead(
         id=uuid7(),
         workspace_id=workspace_id,
@@ -392,6 +412,9 @@ async def _load(
     if found is None:
         raise not_found("lead", "id")
     lead, now = found
+    # now() is when this transaction began, which can be before a change it waited for on the
+    # row lock was committed; the lead's history must never run backwards.
+    now = max(now, lead.stage_entered_at, lead.closed_at or now)
     if expected_version is not None and lead.version != expected_version:
         raise conflict("the lead", expected_version, lead.version)
     return lead, now
@@ -432,12 +455,15 @@ async def move_lead(
 ) -> Lead:
     """Move an open lead to another stage of its pipeline, forward or backward."""
     reason = _reason(reason, "reason")
+    # The stage before the lead: archiving locks its stages, then their leads, so the same
+    # order here keeps a move out of a stage being archived from deadlocking with it.
+    locked_target = await _lock_stage(session, stage_id)
     lead, now = await _load(session, lead_id, expected_version)
     if lead.status != LeadStatus.OPEN:
         raise invalid_state(f"the lead is {lead.status.value}: reopen it first", "id")
     if stage_id == lead.stage_id:
         raise invalid_state("the lead is already at that stage", "stageId")
-    target = await _stage_for_lead(session, stage_id, lead.pipeline_id)
+    target = _usable_stage(locked_target, lead.pipeline_id)
     current = await pipeline_repository.get_stage(session, lead.stage_id)
     assert current is not None
     forward = target.position > current.position
@@ -620,10 +646,10 @@ async def restore_lead(
     if found is None:
         raise not_found("lead", "id")
     lead, _ = found
-    if lead.deleted_at is None:
-        raise invalid_state("the lead is not deleted", "id")
     if expected_version is not None and lead.version != expected_version:
         raise conflict("the lead", expected_version, lead.version)
+    if lead.deleted_at is None:
+        raise invalid_state("the lead is not deleted", "id")
     lead.deleted_at = None
     await session.flush()
     _event(session, lead, actor, "lead.restored", {})
@@ -641,7 +667,7 @@ async def move_all_open_leads(
     workspace_id = from_stage.workspace_id
     rows = (
         await session.execute(
-            select(Lead.id, Lead.version)
+            select(Lead.id, Lead.version, Lead.stage_entered_at)
             .where(Lead.stage_id == from_stage.id, Lead.status == LeadStatus.OPEN)
             .with_for_update()
         )
@@ -649,7 +675,8 @@ async def move_all_open_leads(
     if not rows:
         return 0
     lead_ids = [row.id for row in rows]
-    now = await session.scalar(select(func.now()))
+    # Never before a visit it closes began (a move may have committed while we waited).
+    now = max([await transaction_time(session), *(row.stage_entered_at for row in rows)])
     forward = to_stage.position > from_stage.position
     await session.execute(
         update(StageVisit)

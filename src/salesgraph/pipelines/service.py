@@ -134,11 +134,11 @@ async def create_pipeline(
 
 
 async def _load_pipeline(
-    session: AsyncSession, pipeline_id: uuid.UUID, expected_version: int | None
+    session: AsyncSession, pipeline_id: uuid.UUID, expected_version: int | None, field: str = "id"
 ) -> Pipeline:
     pipeline = await repository.get_pipeline(session, pipeline_id, for_update=True)
     if pipeline is None:
-        raise not_found("pipeline", "id")
+        raise not_found("pipeline", field)
     if expected_version is not None and pipeline.version != expected_version:
         raise conflict("the pipeline", expected_version, pipeline.version)
     return pipeline
@@ -184,7 +184,7 @@ async def rename_pipeline(
 
 async def _touch_pipeline(session: AsyncSession, pipeline: Pipeline) -> None:
     """Any change to a pipeline's stages is a new version of the pipeline."""
-    pipeline.updated_at = func.now()  # type: ignore[assignment]
+    pipeline.updated_at = func.now()
     await session.flush()
 
 
@@ -205,7 +205,7 @@ async def add_stage(
     win_probability = _check_probability(win_probability, ("winProbability",), errors)
     _check_target_days(target_days, ("targetDays",), errors)
     errors.raise_if_any()
-    pipeline = await _load_pipeline(session, pipeline_id, expected_version)
+    pipeline = await _load_pipeline(session, pipeline_id, expected_version, "pipelineId")
     stages = await repository.stages_of_pipeline(session, pipeline_id, for_update=True)
     active = [stage for stage in stages if stage.archived_at is None]
     if len(active) >= MAX_STAGES:
@@ -313,7 +313,7 @@ async def reorder_stages(
     expected_version: int | None,
 ) -> Pipeline:
     """Put the active stages in the given order; the list must name each active stage once."""
-    pipeline = await _load_pipeline(session, pipeline_id, expected_version)
+    pipeline = await _load_pipeline(session, pipeline_id, expected_version, "pipelineId")
     stages = await repository.stages_of_pipeline(session, pipeline_id, for_update=True)
     active = {stage.id: stage for stage in stages if stage.archived_at is None}
     if len(set(stage_ids)) != len(stage_ids):
@@ -352,10 +352,16 @@ async def archive_stage(
     """Archive a stage; its open leads move to `move_open_leads_to`, which they need if any."""
     from salesgraph.leads import service as lead_service
 
+    # The pipeline before its stages, the order in which adding and reordering lock them:
+    # two changes of one pipeline's stages must not each hold a lock the other waits for.
+    unlocked = await repository.get_stage(session, stage_id)
+    if unlocked is None:
+        raise not_found("stage", "id")
+    pipeline = await _load_pipeline(session, unlocked.pipeline_id, None)
+    session.expunge(unlocked)  # read again below, under the lock
     stage = await _load_stage(session, stage_id, expected_version)
     if stage.archived_at is not None:
         raise invalid_state("the stage is already archived", "id")
-    pipeline = await _load_pipeline(session, stage.pipeline_id, None)
     stages = await repository.stages_of_pipeline(session, stage.pipeline_id, for_update=True)
     active = [s for s in stages if s.archived_at is None]
     if len(active) == 1:
@@ -381,7 +387,7 @@ async def archive_stage(
             to_stage=target,
             reason=f"stage {stage.name!r} archived",
         )
-    stage.archived_at = func.now()  # type: ignore[assignment]
+    stage.archived_at = func.now()
     await _renumber(
         session,
         [s for s in active if s.id != stage.id],
