@@ -10,11 +10,14 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, true
+from sqlalchemy import BigInteger, Float, Integer, Numeric, SmallInteger, and_, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from salesgraph.db.base import SqlColumn
 from salesgraph.errors import validation
 
 MAX_IN_LIST = 500
@@ -33,12 +36,57 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def compare(
-    column: ColumnElement[Any], comparison: Any, field: tuple[str, ...]
-) -> ColumnElement[bool]:
+def representable(column: SqlColumn, value: Any) -> bool:
+    """Whether `value` can be sent as a parameter of `column`'s type.
+
+    PostgreSQL (or asyncpg) refuses the rest with an error that would otherwise surface as an
+    unexpected fault: NUL characters in text, timestamps beyond the calendar once moved to UTC,
+    numbers beyond the column's range (after rounding to its scale).
+    """
+    column_type = column.type
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, datetime):
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            return False
+        return True
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return False
+        if isinstance(column_type, Numeric) and not isinstance(column_type, Float):
+            if column_type.precision is None or column_type.scale is None:
+                return True
+            limit = Decimal(10) ** (column_type.precision - column_type.scale)
+            if abs(value) >= limit:
+                return False
+            rounded = value.quantize(Decimal(10) ** -column_type.scale, rounding=ROUND_HALF_UP)
+            return abs(rounded) < limit
+        return True
+    if isinstance(value, int) and not isinstance(value, bool) and isinstance(column_type, Integer):
+        bits = 32
+        if isinstance(column_type, SmallInteger):
+            bits = 16
+        elif isinstance(column_type, BigInteger):
+            bits = 64
+        bound = 1 << (bits - 1)
+        return -bound <= value < bound
+    return True
+
+
+def compare(column: SqlColumn, comparison: Any, field: tuple[str, ...]) -> ColumnElement[bool]:
     """All conditions a comparison input asks of `column`."""
     conditions: list[ColumnElement[bool]] = []
     convert = _uuid_converter(field) if _is_uuid(column) else None
+
+    def checked(value: Any, operator: str) -> Any:
+        if convert:
+            return convert(value, operator)
+        if not representable(column, value):
+            raise validation(f"{value!r} is not a value this field can hold", (*field, operator))
+        return value
+
     operators = {
         "eq": column.__eq__,
         "neq": column.__ne__,
@@ -50,24 +98,22 @@ def compare(
     for name, build in operators.items():
         value = getattr(comparison, name, None)
         if value is not None:
-            conditions.append(build(convert(value, name) if convert else value))
+            conditions.append(build(checked(value, name)))
     values = getattr(comparison, "in_", None)
     if values is not None:
         if len(values) > MAX_IN_LIST:
             raise validation(f"at most {MAX_IN_LIST} values", (*field, "in"))
-        if convert:
-            values = [convert(value, "in") for value in values]
-        conditions.append(column.in_(values))
+        conditions.append(column.in_([checked(value, "in") for value in values]))
     pattern = getattr(comparison, "ilike", None)
     if pattern is not None:
-        conditions.append(column.ilike(pattern, escape="\\"))
+        conditions.append(column.ilike(checked(pattern, "ilike"), escape="\\"))
     null_check = getattr(comparison, "is_", None)
     if null_check is not None:
         conditions.append(column.is_(None) if null_check == NullCheck.NULL else column.is_not(None))
     return and_(*conditions) if conditions else true()
 
 
-def _is_uuid(column: ColumnElement[Any]) -> bool:
+def _is_uuid(column: SqlColumn) -> bool:
     try:
         return column.type.python_type is uuid.UUID
     except NotImplementedError:

@@ -22,16 +22,40 @@ import orjson
 from sqlalchemy import and_, false, or_, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
+from salesgraph.db.base import SqlColumn
+from salesgraph.db.filters import representable
 from salesgraph.errors import validation
 
 RowT = TypeVar("RowT")
 
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+def _aware_datetime(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(_text(value))
+    if parsed.tzinfo is None:
+        raise ValueError("a cursor's timestamps carry their offset")
+    return parsed
+
+
+def _whole_number(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("expected an integer")
+    return value
+
+
+# Each decoder takes exactly the JSON type `cursor_of` writes, so a forged cursor is refused
+# here instead of failing in the database.
 _DECODERS: dict[str, Callable[[Any], Any]] = {
-    "datetime": datetime.fromisoformat,
-    "decimal": Decimal,
-    "str": str,
-    "int": int,
-    "uuid": uuid.UUID,
+    "datetime": _aware_datetime,
+    "decimal": lambda value: Decimal(_text(value)),
+    "str": _text,
+    "int": _whole_number,
+    "uuid": lambda value: uuid.UUID(_text(value)),
 }
 
 
@@ -40,7 +64,7 @@ class SortKey:
     """One column of an ordering; `attribute` reads its value off a returned row."""
 
     name: str
-    column: ColumnElement[Any]
+    column: SqlColumn
     attribute: str
     kind: str
     descending: bool = False
@@ -68,7 +92,9 @@ class SortKey:
         """Rows strictly after `value` in this key's order."""
         if value is None:
             return self.column.is_not(None) if self.nulls_first else false()
-        beyond = self.column < value if self.descending else self.column > value
+        beyond: ColumnElement[bool] = (
+            self.column < value if self.descending else self.column > value
+        )
         if self.nullable and not self.nulls_first:
             return or_(beyond, self.column.is_(None))
         return beyond
@@ -167,10 +193,18 @@ class Ordering:
             )
             if signature != self.signature or len(raw) != len(self.keys):
                 raise ValueError("cursor of another ordering")
-            return [
-                None if value is None else _DECODERS[key.kind](value)
-                for key, value in zip(self.keys, raw, strict=True)
-            ]
+            values: list[Any] = []
+            for key, value in zip(self.keys, raw, strict=True):
+                if value is None:
+                    if not key.nullable:
+                        raise ValueError("null in a cursor of a key without nulls")
+                    values.append(None)
+                    continue
+                decoded = _DECODERS[key.kind](value)
+                if not representable(key.column, decoded):
+                    raise ValueError("value out of the column's range")
+                values.append(decoded)
+            return values
         except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError, ArithmeticError):
             raise validation("is not a cursor of this list with this ordering", field) from None
 

@@ -156,7 +156,11 @@ class GraphQLView(GraphQL[Context, None]):
         return principal
 
     async def _may_run_without_key(self, request: Request) -> bool:
-        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        if (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params
+        ):
             return True  # GraphiQL's page; it asks for the schema with a separate request
         if not self.settings.public_introspection:
             return False
@@ -168,7 +172,7 @@ class GraphQLView(GraphQL[Context, None]):
             return False
         return isinstance(body, dict) and is_introspection_only(body.get("query"))
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, not_, or_, select, true
+from sqlalchemy import Select, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from salesgraph.db.base import SqlColumn
 from salesgraph.db.filters import compare, like_pattern
 from salesgraph.db.keyset import Ordering, Page, PageRequest, SortKey
 from salesgraph.errors import validation
@@ -19,7 +20,7 @@ from salesgraph.leads.models import Lead, LeadStatus, StageVisit
 from salesgraph.workspaces.models import TeamMembership
 
 # Filter fields and the columns they compare.
-FILTER_COLUMNS: dict[str, ColumnElement[Any]] = {
+FILTER_COLUMNS: dict[str, SqlColumn] = {
     "id": Lead.id,
     "pipeline_id": Lead.pipeline_id,
     "stage_id": Lead.stage_id,
@@ -40,10 +41,12 @@ FILTER_COLUMNS: dict[str, ColumnElement[Any]] = {
     "closed_at": Lead.closed_at,
     "stage_entered_at": Lead.stage_entered_at,
 }
+# Filter fields whose GraphQL name is not the camelCase of the column's (error paths use it).
+FILTER_FIELD_NAMES = {"value_amount": "value", "value_currency": "currency"}
 MAX_FILTER_DEPTH = 5
 
 # Sort fields: (column, attribute, cursor kind, nullable).
-SORT_COLUMNS: dict[str, tuple[ColumnElement[Any], str, str, bool]] = {
+SORT_COLUMNS: dict[str, tuple[SqlColumn, str, str, bool]] = {
     "CREATED_AT": (Lead.created_at, "created_at", "datetime", False),
     "UPDATED_AT": (Lead.updated_at, "updated_at", "datetime", False),
     "STAGE_ENTERED_AT": (Lead.stage_entered_at, "stage_entered_at", "datetime", False),
@@ -82,18 +85,19 @@ def lead_ordering(orders: Sequence[SortOrder]) -> Ordering:
 
 
 class LeadQuery:
-    """What a lead list asks for: a filter tree (an object of the GraphQL filter's shape).
+    """What a lead list asks for: a filter tree (an object of the GraphQL filter's shape), and
+    whether only open leads count. Deleted leads are never listed.
 
     Equal queries compare and hash equal (by the filter's printed form), so DataLoader keys
     that carry the same query batch together.
     """
 
-    __slots__ = ("filter", "fingerprint", "include_deleted")
+    __slots__ = ("filter", "fingerprint", "open_only")
 
-    def __init__(self, filter: Any = None, *, include_deleted: bool = False):
+    def __init__(self, filter: Any = None, *, open_only: bool = False):
         self.filter = filter
-        self.include_deleted = include_deleted
-        self.fingerprint = repr((filter, include_deleted))
+        self.open_only = open_only
+        self.fingerprint = repr((filter, open_only))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LeadQuery) and other.fingerprint == self.fingerprint
@@ -109,8 +113,11 @@ def _filter_condition(lead_filter: Any, path: tuple[str, ...], depth: int) -> Co
     for name, column in FILTER_COLUMNS.items():
         comparison = getattr(lead_filter, name, None)
         if comparison is not None:
-            conditions.append(compare(column, comparison, (*path, _camel(name))))
+            field = FILTER_FIELD_NAMES.get(name) or _camel(name)
+            conditions.append(compare(column, comparison, (*path, field)))
     search = getattr(lead_filter, "search", None)
+    if search is not None and "\x00" in search:
+        raise validation("must not contain NUL characters", (*path, "search"))
     if search is not None and search.strip():
         pattern = like_pattern(search.strip())
         conditions.append(
@@ -146,7 +153,9 @@ def _filter_condition(lead_filter: Any, path: tuple[str, ...], depth: int) -> Co
         )
     negated = getattr(lead_filter, "not_", None)
     if negated is not None:
-        conditions.append(not_(_filter_condition(negated, (*path, "not"), depth + 1)))
+        # IS NOT TRUE, not NOT: a lead matches `not` exactly when it does not match the inner
+        # filter, also when the inner condition is NULL (a NULL column, e.g. no owner).
+        conditions.append(_filter_condition(negated, (*path, "not"), depth + 1).is_not(True))
     return and_(*conditions) if conditions else true()
 
 
@@ -155,10 +164,10 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _base_statement(query: LeadQuery) -> Select[tuple[Lead]]:
-    statement = select(Lead)
-    if not query.include_deleted:
-        statement = statement.where(Lead.deleted_at.is_(None))
+def _base_statement(query: LeadQuery) -> Select[Lead]:
+    statement = select(Lead).where(Lead.deleted_at.is_(None))
+    if query.open_only:
+        statement = statement.where(Lead.status == LeadStatus.OPEN)
     if query.filter is not None:
         statement = statement.where(_filter_condition(query.filter, ("filter",), 1))
     return statement
