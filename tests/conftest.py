@@ -3,7 +3,8 @@
 The server is the one named by SALESGRAPH_TEST_DATABASE_URL (a postgresql:// URL whose user may
 create databases), otherwise the embedded one in .salesgraph-test/. Each run creates its own
 database on it and drops it at the end. Tests isolate themselves by creating their own
-workspaces, which is also how tenancy is exercised.
+workspaces, which is also how tenancy is exercised. Async test modules carry
+`pytestmark = pytest.mark.anyio`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from salesgraph.app import create_app
 from salesgraph.db import migrations
-from salesgraph.db.engine import Database, create_database
+from salesgraph.db.engine import Database
 from salesgraph.db.unit_of_work import unit_of_work
 from salesgraph.settings import Settings
 from salesgraph.workspaces import service as workspace_service
@@ -38,12 +39,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # A run that collected no tests is a failure, not a success (pytest's exit code 5).
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if asyncio.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
 
 
 @pytest.fixture(scope="session")

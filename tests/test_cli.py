@@ -15,6 +15,8 @@ import pytest
 from salesgraph.graphql.schema import export_sdl
 from tests.conftest import Api
 
+pytestmark = pytest.mark.anyio
+
 BIN = Path(sys.executable).parent / "salesgraph"
 
 

@@ -60,7 +60,8 @@ def test_naming_conventions() -> None:
             assert all(value.isupper() for value in graphql_type.values), name
         if isinstance(graphql_type, GraphQLObjectType | GraphQLInputObjectType):
             for field_name in graphql_type.fields:
-                assert field_name[0].islower() and "_" not in field_name, f"{name}.{field_name}"
+                assert field_name[0].islower(), f"{name}.{field_name}"
+                assert "_" not in field_name, f"{name}.{field_name}"
     mutation = schema._schema.mutation_type
     assert mutation is not None
     for field_name, field in mutation.fields.items():

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Api
+
+pytestmark = pytest.mark.anyio
 
 CREATE_MEMBER = """mutation($input: CreateMemberInput!) { createMember(input: $input) {
   member { id email name role isActive } errors { field code message } } }"""

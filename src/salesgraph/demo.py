@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salesgraph.db.clock import transaction_time
 from salesgraph.db.tenancy import scope_session
 from salesgraph.events import DomainEvent
 from salesgraph.leads.models import (
@@ -201,7 +202,7 @@ async def seed_demo_workspace(
     )
     workspace_id = workspace.id
     scope_session(session.sync_session, workspace_id)
-    now: datetime = await session.scalar(select(func.now()))  # type: ignore[assignment]
+    now = await transaction_time(session)
 
     people = [
         ("Maya Manager", "maya@demo.example", MemberRole.MANAGER),

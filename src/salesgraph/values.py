@@ -38,6 +38,12 @@ CURRENCY_MINOR_UNITS: Final[dict[str, int]] = {
 MAX_AMOUNT: Final = Decimal("1e16")
 
 
+def in_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """An amount with exactly its currency's decimal places (1250.5 EUR -> 1250.50)."""
+    places = CURRENCY_MINOR_UNITS.get(currency, 2)
+    return amount.quantize(Decimal(1).scaleb(-places))
+
+
 def validate_money(
     amount: Decimal | str, currency: str, field: tuple[str, ...], errors: Collector
 ) -> tuple[Decimal, str]:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, TypeAlias
 
 from sqlalchemy import DateTime, MetaData, Uuid, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from salesgraph.db.ids import uuid7
+
+# A column to filter or sort by: a mapped attribute (Lead.title) or any SQL expression.
+SqlColumn: TypeAlias = ColumnElement[Any] | QueryableAttribute[Any]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -32,15 +37,22 @@ class Base(DeclarativeBase):
     __mapper_args__ = {"eager_defaults": True}
 
 
-class TenantScoped:
+class WorkspaceScoped:
     """A row that belongs to exactly one workspace.
 
-    `workspace_id` leads the primary key (`(workspace_id, id)`), every unique constraint and
-    every foreign key between tenant tables, so the schema can be distributed by workspace and a
-    row can never point into another workspace. Sessions opened for a workspace filter every
-    ORM statement on these tables by it (salesgraph.db.tenancy).
+    `workspace_id` leads the primary key, every unique constraint and every foreign key between
+    tenant tables, so the schema can be distributed by workspace and a row can never point into
+    another workspace. Sessions opened for a workspace filter every ORM statement on these
+    tables by it (salesgraph.db.tenancy).
     """
 
+    workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class TenantScoped(WorkspaceScoped):
+    """A workspace's object with its own id: primary key `(workspace_id, id)`."""
+
+    # Declared again so that it comes first in the table, and so in the primary key.
     workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
 

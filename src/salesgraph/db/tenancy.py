@@ -10,12 +10,14 @@ that is neither scoped nor marked unscoped fails instead of leaking rows.
 from __future__ import annotations
 
 import uuid
-from typing import Final
+from typing import Final, cast
 
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
-from salesgraph.db.base import TenantScoped
+from salesgraph.db.base import Base, WorkspaceScoped
 
 SCOPE_KEY: Final = "salesgraph.workspace_id"
 UNSCOPED: Final = "unscoped"
@@ -39,7 +41,15 @@ def session_workspace_id(session: Session) -> uuid.UUID:
 
 
 def _touches_tenant_table(state: ORMExecuteState) -> bool:
-    return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
+    """Whether any table the statement reads or writes is a tenant table, wherever it appears
+    (columns, FROM, joins, subqueries)."""
+    tenant_tables = {
+        mapper.local_table
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, WorkspaceScoped)
+    }
+    statement = cast("ClauseElement", state.statement)
+    return any(table in tenant_tables for table in find_tables(statement, include_crud=True))
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -57,7 +67,7 @@ def _filter_by_workspace(state: ORMExecuteState) -> None:
         return
     state.statement = state.statement.options(
         with_loader_criteria(
-            TenantScoped,
+            WorkspaceScoped,
             lambda cls: cls.workspace_id == scope,
             include_aliases=True,
         )

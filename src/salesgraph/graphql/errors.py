@@ -41,8 +41,8 @@ ErrorCode = graphql_enum(
 @strawberry.type(description="An expected failure of a mutation, naming the input at fault.")
 class UserError:
     field: list[str] | None = strawberry.field(
-        description='Path of the input field at fault, e.g. ["value", "currency"]; null '
-        "when the error is about the request as a whole."
+        description='Path of the input field at fault, e.g. ["input", "value", "currency"]; '
+        "null when the error is about the request as a whole."
     )
     code: DomainErrorCode = strawberry.field(description="Machine-readable kind of the error.")
     message: str = strawberry.field(description="Human-readable explanation.")

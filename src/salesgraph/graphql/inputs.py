@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import strawberry
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 from strawberry.types.unset import UnsetType
@@ -23,6 +23,12 @@ T = TypeVar("T")
 
 # Every mutation takes one `input` argument, described the same way.
 INPUT = strawberry.argument(description="The arguments of the mutation, in one input object.")
+
+# Deadlock and serialization failure: the transaction was rolled back and may simply be retried.
+RETRYABLE = frozenset({"40P01", "40001"})
+
+# Text PostgreSQL cannot store (the NUL character): bad input, whichever field it was in.
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 # Constraint violations that a race between two valid requests can cause, as the error the
 # losing request gets. Every other integrity error is a bug and is masked.
@@ -39,7 +45,7 @@ EXPECTED_VIOLATIONS: dict[str, DomainError] = {
 }
 
 
-def parse_id(value: str, field: str) -> uuid.UUID:
+def parse_id(value: str, *field: str) -> uuid.UUID:
     """An ID argument as a UUID; a malformed one is a VALIDATION error naming the field."""
     try:
         return uuid.UUID(str(value))
@@ -94,6 +100,23 @@ async def run_mutation(
         constraint = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
         if constraint in EXPECTED_VIOLATIONS:
             return user_errors(EXPECTED_VIOLATIONS[constraint])
+        raise
+    except DBAPIError as error:
+        sqlstate = getattr(getattr(error.orig, "__cause__", None), "sqlstate", None)
+        if sqlstate in UNSTORABLE_TEXT:
+            return user_errors(
+                DomainError(
+                    ErrorCode.VALIDATION, "text must not contain the NUL character (\\u0000)", None
+                )
+            )
+        if sqlstate in RETRYABLE:
+            return user_errors(
+                DomainError(
+                    ErrorCode.CONFLICT,
+                    "a concurrent change got in the way; nothing was changed, retry",
+                    None,
+                )
+            )
         raise
 
 

@@ -29,6 +29,7 @@ from salesgraph.graphql.scalars import JSONObject
 from salesgraph.leads import models
 from salesgraph.leads.repository import LeadQuery, SortOrder, lead_ordering
 from salesgraph.pipelines.types import Pipeline, Stage
+from salesgraph.values import in_minor_units
 from salesgraph.workspaces.types import Member, Team
 
 LeadStatus = graphql_enum(
@@ -283,7 +284,10 @@ class Lead:
             contact_phone=row.contact_phone,
             source=row.source,
             value=(
-                Money(amount=row.value_amount, currency=row.value_currency)
+                Money(
+                    amount=in_minor_units(row.value_amount, row.value_currency),
+                    currency=row.value_currency,
+                )
                 if row.value_amount is not None and row.value_currency is not None
                 else None
             ),
@@ -413,6 +417,8 @@ def page_arguments(
 def lead_list_arguments(
     filter: LeadFilter | None,
     order_by: list[LeadOrder] | None,
+    *,
+    open_only: bool = False,
 ) -> tuple[LeadQuery, Any]:
     if order_by is not None and not 1 <= len(order_by) <= 3:
         raise query_error(validation("sort by 1 to 3 fields", "orderBy"))
@@ -424,7 +430,7 @@ def lead_list_arguments(
         )
         for order in order_by or ()
     ]
-    return LeadQuery(filter), lead_ordering(orders)
+    return LeadQuery(filter, open_only=open_only), lead_ordering(orders)
 
 
 async def stage_leads(
@@ -436,10 +442,11 @@ async def stage_leads(
     after: str | None,
     last: int | None,
     before: str | None,
+    include_closed: bool,
 ) -> LeadConnection:
     """A board column: one page of a stage's leads, batched with the other stages'."""
     page = page_arguments(info, first, after, last, before)
-    query, ordering = lead_list_arguments(filter, order_by)
+    query, ordering = lead_list_arguments(filter, order_by, open_only=not include_closed)
     loaders = info.context.loaders
     try:
         result = await loaders.leads_by_stage_id.load((stage_id, (query, ordering, page)))

@@ -201,7 +201,7 @@ class PipelineMutation:
                 actor=principal.actor,
                 pipeline_id=parse_id(input.pipeline_id, "pipelineId"),
                 stage_ids=[
-                    parse_id(stage_id, f"stageIds.{index}")
+                    parse_id(stage_id, "stageIds", str(index))
                     for index, stage_id in enumerate(input.stage_ids)
                 ],
                 expected_version=input.expected_version,

@@ -103,10 +103,17 @@ class Stage:
         assert row is not None  # a stage's pipeline exists (foreign key)
         return Pipeline.from_model(row)
 
-    @strawberry.field(description="The leads at this stage (a board column), newest first.")
+    @strawberry.field(
+        description="A board column: the open leads at this stage, newest first. With "
+        "includeClosed, also the leads won or lost while at it."
+    )
     async def leads(
         self,
         info: Info,
+        include_closed: Annotated[
+            bool,
+            strawberry.argument(description="Also list leads won or lost at this stage."),
+        ] = False,
         filter: Annotated[
             LazyLeadFilter | None, strawberry.argument(description="Only leads that match.")
         ] = None,
@@ -126,7 +133,7 @@ class Stage:
         from salesgraph.leads.types import stage_leads
 
         return await stage_leads(
-            info, uuid.UUID(self.id), filter, order_by, first, after, last, before
+            info, uuid.UUID(self.id), filter, order_by, first, after, last, before, include_closed
         )
 
     @classmethod

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from salesgraph.db.base import Base, TenantScoped, Timestamped
+from salesgraph.db.base import Base, TenantScoped, Timestamped, WorkspaceScoped
 from salesgraph.db.ids import uuid7
 
 
@@ -79,12 +79,12 @@ class Team(TenantScoped, Timestamped, Base):
     )
 
 
-class TeamMembership(Base):
+class TeamMembership(WorkspaceScoped, Base):
     """A member's place in a team."""
 
     __tablename__ = "team_memberships"
 
-    workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # first in the key
     team_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

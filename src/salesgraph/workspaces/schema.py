@@ -140,7 +140,7 @@ class WorkspaceMutation:
                 actor=principal.actor,
                 name=input.name,
                 member_ids=[
-                    parse_id(member_id, f"memberIds.{index}")
+                    parse_id(member_id, "memberIds", str(index))
                     for index, member_id in enumerate(input.member_ids)
                 ],
             ),

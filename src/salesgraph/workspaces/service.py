@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salesgraph.db.clock import transaction_time
 from salesgraph.errors import Collector, DomainError, ErrorCode, not_found
 from salesgraph.events import Actor, changes, record_event
 from salesgraph.workspaces import api_keys
@@ -172,7 +173,7 @@ async def revoke_api_key(
         raise not_found("API key", "keyId")
     if key.revoked_at is not None:
         raise DomainError(ErrorCode.INVALID_STATE, "the API key is already revoked", "keyId")
-    key.revoked_at = await session.scalar(select(func.now()))
+    key.revoked_at = await transaction_time(session)
     record_event(
         session,
         workspace_id=key.workspace_id,
