@@ -1490,3 +1490,35 @@ async def test_a_board_column_holds_open_leads_unless_closed_ones_are_asked_for(
             {"title": "won", "status": "WON"},
         ],
     }
+
+
+async def test_fields_selected_through_fragments_are_loaded(api: Api) -> None:
+    """List reads load only the selected columns; fragments must count as selected."""
+    await api(
+        "mutation($input: CreateLeadInput!) { createLead(input: $input) { lead { id } } }",
+        {
+            "input": {
+                "title": "Fragmented",
+                "companyName": "Acme",
+                "value": {"amount": "10", "currency": "EUR"},
+                "score": 7,
+            }
+        },
+    )
+    data = await api(
+        """fragment LeadBits on Lead { companyName value { amount currency } }
+        query { leads(first: 5) {
+          edges { node { ...LeadBits ... on Lead { score } } }
+          nodes { title stage { name } }
+        } }"""
+    )
+    assert data["leads"]["edges"] == [
+        {
+            "node": {
+                "companyName": "Acme",
+                "value": {"amount": "10.00", "currency": "EUR"},
+                "score": 7,
+            }
+        }
+    ]
+    assert data["leads"]["nodes"] == [{"title": "Fragmented", "stage": {"name": "Prospecting"}}]

@@ -17,7 +17,8 @@ from salesgraph.leads import repository
 from salesgraph.leads.models import Lead, StageVisit
 from salesgraph.leads.repository import LeadQuery
 
-StageLeadsKey = tuple[uuid.UUID, tuple[LeadQuery, Ordering, PageRequest]]
+StageLeadsArguments = tuple[LeadQuery, Ordering, PageRequest, frozenset[str] | None]
+StageLeadsKey = tuple[uuid.UUID, StageLeadsArguments]
 
 
 async def lead_by_id(session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[Lead | None]:
@@ -44,10 +45,12 @@ async def leads_by_stage_id(
     session: AsyncSession, keys: Sequence[StageLeadsKey]
 ) -> list[Page[Lead]]:
     async def fetch(
-        stage_ids: list[uuid.UUID], arguments: tuple[LeadQuery, Ordering, PageRequest]
+        stage_ids: list[uuid.UUID], arguments: StageLeadsArguments
     ) -> dict[uuid.UUID, Page[Lead]]:
-        query, ordering, page = arguments
-        return await repository.pages_of_leads_by_stage(session, stage_ids, query, ordering, page)
+        query, ordering, page, columns = arguments
+        return await repository.pages_of_leads_by_stage(
+            session, stage_ids, query, ordering, page, columns
+        )
 
     return await grouped_by_arguments(keys, fetch)
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy import ARRAY, Select, Uuid, and_, cast, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, load_only
 from sqlalchemy.sql.elements import ColumnElement
 
 from salesgraph.db.base import SqlColumn
@@ -173,11 +173,25 @@ def _base_statement(query: LeadQuery) -> Select[Lead]:
     return statement
 
 
+def _only(entity: Any, ordering: Ordering, columns: frozenset[str] | None) -> list[Any]:
+    """Loader options that read just `columns` (plus the keys and sort keys), or everything."""
+    if columns is None:
+        return []
+    needed = columns | {key.attribute for key in ordering.keys} | {"workspace_id", "id"}
+    return [load_only(*(getattr(entity, name) for name in sorted(needed)))]
+
+
 async def page_of_leads(
-    session: AsyncSession, query: LeadQuery, ordering: Ordering, page: PageRequest
+    session: AsyncSession,
+    query: LeadQuery,
+    ordering: Ordering,
+    page: PageRequest,
+    columns: frozenset[str] | None = None,
 ) -> Page[Lead]:
+    """One page of leads; `columns` limits what is read to what the caller returns."""
     statement = (
         _base_statement(query)
+        .options(*_only(Lead, ordering, columns))
         .where(*ordering.conditions(page))
         .order_by(*ordering.order_clauses(backward=page.backward))
         .limit(page.size + 1)
@@ -197,22 +211,32 @@ async def pages_of_leads_by_stage(
     query: LeadQuery,
     ordering: Ordering,
     page: PageRequest,
+    columns: frozenset[str] | None = None,
 ) -> dict[uuid.UUID, Page[Lead]]:
-    """One page of leads per stage, in one statement (a window over the stages)."""
-    rank = (
-        func.row_number()
-        .over(partition_by=Lead.stage_id, order_by=ordering.order_clauses(backward=page.backward))
-        .label("rank")
+    """One page of leads per stage, in one statement.
+
+    A LATERAL subquery per stage reads at most a page (plus one) along the sort order, so a
+    column costs the same however many leads the stage holds.
+    """
+    wanted = (
+        func.unnest(cast(list(stage_ids), ARRAY(Uuid()))).table_valued("stage_id").render_derived()
     )
-    inner = (
+    rank = func.row_number().over(order_by=ordering.order_clauses(backward=page.backward))
+    per_stage = (
         _base_statement(query)
-        .where(Lead.stage_id.in_(stage_ids), *ordering.conditions(page))
-        .add_columns(rank)
-        .subquery()
+        .add_columns(rank.label("rank"))
+        .where(Lead.stage_id == wanted.c.stage_id, *ordering.conditions(page))
+        .order_by(*ordering.order_clauses(backward=page.backward))
+        .limit(page.size + 1)
+        .lateral("page")
     )
-    ranked = aliased(Lead, inner)
+    ranked = aliased(Lead, per_stage)
     statement = (
-        select(ranked).where(inner.c.rank <= page.size + 1).order_by(inner.c.stage_id, inner.c.rank)
+        select(ranked)
+        .select_from(wanted)
+        .join(per_stage, true())
+        .options(*_only(ranked, ordering, None if columns is None else columns | {"stage_id"}))
+        .order_by(per_stage.c.stage_id, per_stage.c.rank)
     )
     grouped: dict[uuid.UUID, list[Lead]] = {stage_id: [] for stage_id in stage_ids}
     for lead in (await session.execute(statement)).scalars():

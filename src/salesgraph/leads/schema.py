@@ -38,6 +38,7 @@ from salesgraph.leads.types import (
     ReopenLeadInput,
     UpdateLeadInput,
     WinLeadInput,
+    lead_columns,
     lead_list_arguments,
     money_value,
     page_arguments,
@@ -89,7 +90,9 @@ class LeadQuery:
         query, ordering = lead_list_arguments(filter, order_by)
         try:
             async with info.context.read_session() as session:
-                result = await repository.page_of_leads(session, query, ordering, page)
+                result = await repository.page_of_leads(
+                    session, query, ordering, page, lead_columns(info)
+                )
         except DomainError as error:
             raise query_error(error) from None
 

@@ -26,6 +26,7 @@ from salesgraph.graphql.filters import (
 )
 from salesgraph.graphql.pagination import Connection, connection, page_request
 from salesgraph.graphql.scalars import JSONObject
+from salesgraph.graphql.selection import connection_node_fields
 from salesgraph.leads import models
 from salesgraph.leads.repository import LeadQuery, SortOrder, lead_ordering
 from salesgraph.pipelines.types import Pipeline, Stage
@@ -275,42 +276,70 @@ class Lead:
 
     @classmethod
     def from_model(cls, row: models.Lead) -> Lead:
+        """The GraphQL object of a row. A list read may have loaded only the columns its query
+        selects: the others are None here, and never resolved."""
+        loaded = row.__dict__
+        amount, currency = loaded.get("value_amount"), loaded.get("value_currency")
+        custom_fields = loaded.get("custom_fields")
         return cls(
             id=strawberry.ID(str(row.id)),
-            title=row.title,
-            company_name=row.company_name,
-            contact_name=row.contact_name,
-            contact_email=row.contact_email,
-            contact_phone=row.contact_phone,
-            source=row.source,
+            title=loaded.get("title"),  # type: ignore[arg-type]
+            company_name=loaded.get("company_name"),
+            contact_name=loaded.get("contact_name"),
+            contact_email=loaded.get("contact_email"),
+            contact_phone=loaded.get("contact_phone"),
+            source=loaded.get("source"),
             value=(
-                Money(
-                    amount=in_minor_units(row.value_amount, row.value_currency),
-                    currency=row.value_currency,
-                )
-                if row.value_amount is not None and row.value_currency is not None
+                Money(amount=in_minor_units(amount, currency), currency=currency)
+                if amount is not None and currency is not None
                 else None
             ),
-            need=row.need,
-            budget=row.budget,
-            authority=row.authority,
-            timing=row.timing,
-            score=row.score,
-            status=row.status,
-            lost_reason=row.lost_reason,
-            closed_at=row.closed_at,
-            stage_entered_at=row.stage_entered_at,
-            custom_fields=JSONObject(row.custom_fields),
-            version=row.version,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            deleted_at=row.deleted_at,
-            pipeline_id=row.pipeline_id,
-            stage_id=row.stage_id,
-            owner_id=row.owner_id,
-            team_id=row.team_id,
-            referred_by_id=row.referred_by_id,
+            need=loaded.get("need"),  # type: ignore[arg-type]
+            budget=loaded.get("budget"),  # type: ignore[arg-type]
+            authority=loaded.get("authority"),  # type: ignore[arg-type]
+            timing=loaded.get("timing"),  # type: ignore[arg-type]
+            score=loaded.get("score"),
+            status=loaded.get("status"),  # type: ignore[arg-type]
+            lost_reason=loaded.get("lost_reason"),
+            closed_at=loaded.get("closed_at"),
+            stage_entered_at=loaded.get("stage_entered_at"),  # type: ignore[arg-type]
+            custom_fields=JSONObject(custom_fields) if custom_fields is not None else None,  # type: ignore[arg-type]
+            version=loaded.get("version"),  # type: ignore[arg-type]
+            created_at=loaded.get("created_at"),  # type: ignore[arg-type]
+            updated_at=loaded.get("updated_at"),  # type: ignore[arg-type]
+            deleted_at=loaded.get("deleted_at"),
+            pipeline_id=loaded.get("pipeline_id"),  # type: ignore[arg-type]
+            stage_id=loaded.get("stage_id"),  # type: ignore[arg-type]
+            owner_id=loaded.get("owner_id"),
+            team_id=loaded.get("team_id"),
+            referred_by_id=loaded.get("referred_by_id"),
         )
+
+
+# Columns a Lead field reads, where they are not the column of the field's own name.
+_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "value": ("value_amount", "value_currency"),
+    "pipeline": ("pipeline_id",),
+    "stage": ("stage_id",),
+    "owner": ("owner_id",),
+    "team": ("team_id",),
+    "referredBy": ("referred_by_id",),
+}
+
+
+def lead_columns(info: Info) -> frozenset[str]:
+    """The lead columns a list's selection needs (its ordering adds its own keys)."""
+    columns: set[str] = set()
+    for name in connection_node_fields(info):
+        columns.update(_FIELD_COLUMNS.get(name, (_snake(name),)))
+    return frozenset(columns & LEAD_COLUMN_NAMES)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+LEAD_COLUMN_NAMES = frozenset(column.key for column in models.Lead.__table__.columns)
 
 
 @strawberry.type(description="A page of leads.")
@@ -449,7 +478,9 @@ async def stage_leads(
     query, ordering = lead_list_arguments(filter, order_by, open_only=not include_closed)
     loaders = info.context.loaders
     try:
-        result = await loaders.leads_by_stage_id.load((stage_id, (query, ordering, page)))
+        result = await loaders.leads_by_stage_id.load(
+            (stage_id, (query, ordering, page, lead_columns(info)))
+        )
     except DomainError as error:
         raise query_error(error) from None
 
