@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import io
 import os
-import secrets
 import signal
 import socket
 import statistics
@@ -55,6 +54,7 @@ from sqlalchemy.engine import make_url
 from salesgraph.app import create_app
 from salesgraph.db import migrations
 from salesgraph.db.engine import create_database
+from salesgraph.db.scratch import scratch_database
 from salesgraph.db.unit_of_work import unit_of_work
 from salesgraph.demo import seed_demo_workspace
 from salesgraph.settings import Settings
@@ -93,36 +93,17 @@ class BenchmarkError(Exception):
 # --- the scratch database ---------------------------------------------------------------------
 
 
-async def _admin(server_url: str, statement: str) -> None:
-    parsed = make_url(server_url)
-    connection = await asyncpg.connect(
-        host=parsed.query.get("host") or parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @contextlib.contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
+def bench_database(server_url: str) -> Iterator[str]:
     """A new, empty database on the server; dropped (connections and all) on exit."""
-    name = f"salesgraph_bench_{secrets.token_hex(4)}"
     try:
-        asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+        with scratch_database(server_url, "salesgraph_bench") as url:
+            print(f"created database {make_url(url).database}")
+            yield url
     except (OSError, asyncpg.PostgresError) as error:
         server = make_url(server_url)  # renders the password as ***
-        raise BenchmarkError(f"cannot create a database on {server}: {error}") from error
-    print(f"created database {name}")
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        print(f"dropped database {name}")
+        raise BenchmarkError(f"database server {server}: {error}") from error
+    print(f"dropped database {make_url(url).database}")
 
 
 async def seed(database_url: str, leads: int, seed_value: int) -> tuple[uuid.UUID, str]:
@@ -442,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         "entries (activities do not exist yet; the stage history stands in for them)"
     )
     try:
-        with scratch_database(args.database_url) as url:
+        with bench_database(args.database_url) as url:
             migrations.upgrade(url)
             started = time.monotonic()
             _, token = asyncio.run(seed(url, args.leads, args.seed))

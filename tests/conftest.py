@@ -9,7 +9,6 @@ workspaces, which is also how tenancy is exercised. Async test modules carry
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import uuid
@@ -19,15 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 
 from salesgraph.app import create_app
 from salesgraph.db import migrations
 from salesgraph.db.engine import Database
+from salesgraph.db.scratch import scratch_database
 from salesgraph.db.unit_of_work import unit_of_work
 from salesgraph.settings import Settings
 from salesgraph.workspaces import service as workspace_service
@@ -46,7 +44,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _server_url() -> str:
+def server_url() -> str:
+    """The PostgreSQL server the tests create their databases on."""
     configured = os.environ.get("SALESGRAPH_TEST_DATABASE_URL")
     if configured:
         return configured
@@ -55,33 +54,12 @@ def _server_url() -> str:
     return start_embedded_server(ROOT / ".salesgraph-test")
 
 
-async def _admin(url: str, statement: str) -> None:
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.query.get("host") or parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh database on the test server, migrated to head by Alembic."""
-    server = _server_url()
-    name = f"salesgraph_test_{secrets.token_hex(4)}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(server_url(), "salesgraph_test") as url:
         migrations.upgrade(url)
         yield url
-    finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

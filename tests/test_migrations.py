@@ -3,33 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from salesgraph.db import migrations
 from salesgraph.db.engine import async_database_url
 from salesgraph.db.registry import Base
-from tests.conftest import _admin, _server_url
+from salesgraph.db.scratch import scratch_database
+from tests.conftest import server_url
 
 
 @pytest.fixture(scope="module")
 def scratch_url() -> Iterator[str]:
     """A database of its own, so downgrading does not disturb the other tests."""
-    server = _server_url()
-    name = f"salesgraph_migrations_{secrets.token_hex(4)}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(server_url(), "salesgraph_migrations") as url:
+        yield url
 
 
 def _differences(url: str) -> list[object]:

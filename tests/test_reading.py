@@ -15,7 +15,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import pytest
@@ -25,6 +24,7 @@ from starlette.responses import Response
 
 from salesgraph.app import create_app
 from salesgraph.db.engine import Database, create_database
+from salesgraph.db.scratch import execute_on_server
 from salesgraph.db.unit_of_work import unit_of_work
 from salesgraph.events import Actor
 from salesgraph.graphql.context import Context
@@ -1389,19 +1389,7 @@ async def test_an_unexpected_fault_is_masked_with_the_request_id(
 
 
 async def _as_admin(database_url: str, *statements: str) -> None:
-    url = make_url(database_url)
-    connection = await asyncpg.connect(
-        host=url.query.get("host") or url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
+    await execute_on_server(database_url, ";\n".join(statements))
 
 
 async def test_an_unexpected_fault_over_http_is_masked_with_the_request_id(

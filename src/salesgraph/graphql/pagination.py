@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
 from salesgraph.db.keyset import Page, PageRequest
+
+# The page arguments every connection field takes.
+First = Annotated[
+    int | None, strawberry.argument(description="Page size, forward (at most 100 by default).")
+]
+After = Annotated[str | None, strawberry.argument(description="Cursor to page after.")]
+Last = Annotated[
+    int | None, strawberry.argument(description="Page size, backward (at most 100 by default).")
+]
+Before = Annotated[str | None, strawberry.argument(description="Cursor to page before.")]
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")

@@ -20,7 +20,7 @@ from salesgraph.graphql.inputs import (
     payload_parts,
     run_mutation,
 )
-from salesgraph.graphql.pagination import connection
+from salesgraph.graphql.pagination import After, Before, First, Last, connection
 from salesgraph.graphql.permissions import CanRead, CanWrite
 from salesgraph.leads import repository
 from salesgraph.leads import service as lead_service
@@ -77,14 +77,10 @@ class LeadQuery:
             list[LeadOrder] | None,
             strawberry.argument(description="Sort keys (1 to 3); ties end in id order."),
         ] = None,
-        first: Annotated[int | None, strawberry.argument(description="Page size, forward.")] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to page after.")
-        ] = None,
-        last: Annotated[int | None, strawberry.argument(description="Page size, backward.")] = None,
-        before: Annotated[
-            str | None, strawberry.argument(description="Cursor to page before.")
-        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> LeadConnection:
         page = page_arguments(info, first, after, last, before)
         query, ordering = lead_list_arguments(filter, order_by)

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
@@ -24,7 +24,15 @@ from salesgraph.graphql.filters import (
     OrderDirection,
     StringFilter,
 )
-from salesgraph.graphql.pagination import Connection, connection, page_request
+from salesgraph.graphql.pagination import (
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    connection,
+    page_request,
+)
 from salesgraph.graphql.scalars import JSONObject
 from salesgraph.graphql.selection import connection_node_fields
 from salesgraph.leads import models
@@ -255,14 +263,10 @@ class Lead:
     async def stage_history(
         self,
         info: Info,
-        first: Annotated[int | None, strawberry.argument(description="Page size, forward.")] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to page after.")
-        ] = None,
-        last: Annotated[int | None, strawberry.argument(description="Page size, backward.")] = None,
-        before: Annotated[
-            str | None, strawberry.argument(description="Cursor to page before.")
-        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> StageVisitConnection:
         page = page_arguments(info, first, after, last, before)
         lead_id = uuid.UUID(self.id)

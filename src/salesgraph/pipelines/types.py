@@ -11,6 +11,7 @@ import strawberry
 from salesgraph.graphql.context import Info
 from salesgraph.graphql.enums import graphql_enum
 from salesgraph.graphql.errors import UserError
+from salesgraph.graphql.pagination import After, Before, First, Last
 from salesgraph.pipelines import models
 
 if TYPE_CHECKING:
@@ -121,14 +122,10 @@ class Stage:
             list[LazyLeadOrder] | None,
             strawberry.argument(description="Sort keys (1 to 3); ties end in id order."),
         ] = None,
-        first: Annotated[int | None, strawberry.argument(description="Page size, forward.")] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor to page after.")
-        ] = None,
-        last: Annotated[int | None, strawberry.argument(description="Page size, backward.")] = None,
-        before: Annotated[
-            str | None, strawberry.argument(description="Cursor to page before.")
-        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> LazyLeadConnection:
         from salesgraph.leads.types import stage_leads
 
