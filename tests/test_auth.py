@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
 
 from salesgraph.app import create_app
 from salesgraph.db.engine import Database
@@ -172,11 +173,18 @@ async def test_a_revoked_key_gets_401(
 async def test_an_expired_key_gets_401(
     api: Api, client: httpx.AsyncClient, database: Database
 ) -> None:
-    # Given a key that expired a minute ago, and one that expires in a minute
+    # Given a key that expired a minute ago (keys are created with a future expiry, so it is
+    # moved into the past directly in the table), and one that expires in a minute
     now = await database_now(database)
-    _, expired = await new_key(
-        database, api.workspace_id, [Scope.READ], expires_at=now - timedelta(minutes=1)
+    expired_id, expired = await new_key(
+        database, api.workspace_id, [Scope.READ], expires_at=now + timedelta(minutes=1)
     )
+    async with unit_of_work(database, workspace_id=api.workspace_id) as session:
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == expired_id)
+            .values(expires_at=now - timedelta(minutes=1))
+        )
     _, valid = await new_key(
         database, api.workspace_id, [Scope.READ], expires_at=now + timedelta(minutes=1)
     )
@@ -510,3 +518,37 @@ async def test_last_used_at_is_set_by_use_to_the_minute(api: Api, database: Data
     second = (await api.as_key(token)(VIEWER))["viewer"]["apiKey"]["lastUsedAt"]
     assert second == first
     assert await stored() == last_used
+
+
+async def test_a_fault_before_execution_is_a_json_500_with_the_request_id(
+    api: Api, database_url: str
+) -> None:
+    # Given the application pointed at a database that does not exist (authentication fails)
+    missing = (
+        make_url(database_url)
+        .set(database="salesgraph_missing")
+        .render_as_string(hide_password=False)
+    )
+    application = create_app(Settings(database_url=missing), missing)
+    try:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": "{ viewer { scopes } }"},
+                headers={"authorization": f"Bearer {api.token}", "x-request-id": "down-1"},
+            )
+    finally:
+        await application.state.database.dispose()
+
+    # Then the client gets a JSON error carrying the request id, and nothing about the cause
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "down-1"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error. Request id: down-1",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        ]
+    }

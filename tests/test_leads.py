@@ -1257,3 +1257,35 @@ async def test_a_nul_character_is_a_validation_error_and_nothing_is_written(api:
         ],
     }
     assert await lead_ids(api) == before
+
+
+CREATE_WITH_NUMBER = (
+    '{"query": "mutation($input: CreateLeadInput!) { createLead(input: $input) { '
+    'lead { id } errors { field code message } } }", '
+    '"variables": {"input": {"title": "x", "customFields": {"n": NUMBER}}}}'
+)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        pytest.param("1000000000000000000000000000000", id="beyond 2^53"),
+        pytest.param("1e400", id="inf"),
+    ],
+)
+async def test_custom_numbers_must_survive_json(api: Api, number: str) -> None:
+    # given a raw JSON body (Python's json module would not write these numbers)
+    before = await lead_ids(api)
+    response = await api.client.post(
+        "/graphql",
+        content=CREATE_WITH_NUMBER.replace("NUMBER", number),
+        headers={"authorization": f"Bearer {api.token}", "content-type": "application/json"},
+    )
+    assert response.json()["data"]["createLead"]["errors"] == [
+        {
+            "field": ["input", "customFields", "n"],
+            "code": "VALIDATION",
+            "message": "numbers are finite and integers within +/-2^53 (beyond, use a string)",
+        }
+    ]
+    assert await lead_ids(api) == before

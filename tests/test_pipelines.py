@@ -469,11 +469,11 @@ async def test_add_stage_refusals(api: Api) -> None:
     base = {"pipelineId": pipeline["id"], "name": "New", "winProbability": 0.5}
     cases: list[tuple[dict[str, Any], list[tuple[list[str], str]]]] = [
         ({"name": " "}, [(["input", "name"], "VALIDATION")]),
-        ({"name": "PILOT"}, [(["input", "name"], "INVALID_STATE")]),
+        ({"name": "PILOT"}, [(["input", "name"], "DUPLICATE")]),
         ({"winProbability": 1.5}, [(["input", "winProbability"], "VALIDATION")]),
         ({"targetDays": 0}, [(["input", "targetDays"], "VALIDATION")]),
-        ({"position": 0}, [(["input", "position"], "INVALID_STATE")]),
-        ({"position": 4}, [(["input", "position"], "INVALID_STATE")]),
+        ({"position": 0}, [(["input", "position"], "VALIDATION")]),
+        ({"position": 4}, [(["input", "position"], "VALIDATION")]),
         ({"expectedVersion": 2}, [(["input", "expectedVersion"], "CONFLICT")]),
         ({"pipelineId": UNKNOWN_ID}, [(["input", "pipelineId"], "NOT_FOUND")]),
         ({"pipelineId": "nope"}, [(["input", "pipelineId"], "VALIDATION")]),
@@ -490,7 +490,7 @@ async def test_a_pipeline_has_at_most_thirty_active_stages(api: Api) -> None:
         api, "addStage", {"pipelineId": pipeline["id"], "name": "One more", "winProbability": 1}
     )
 
-    assert errors == [(["input", "pipelineId"], "INVALID_STATE")]
+    assert errors == [(["input", "pipelineId"], "LIMIT_EXCEEDED")]
     assert await read_pipeline(api, pipeline["id"]) == pipeline
 
 
@@ -546,7 +546,7 @@ async def test_update_stage_refusals(api: Api) -> None:
     cases: list[tuple[dict[str, Any], list[tuple[list[str], str]]]] = [
         ({"name": None}, [(["input", "name"], "VALIDATION")]),
         ({"name": ""}, [(["input", "name"], "VALIDATION")]),
-        ({"name": "closing"}, [(["input", "name"], "INVALID_STATE")]),
+        ({"name": "closing"}, [(["input", "name"], "DUPLICATE")]),
         ({"winProbability": None}, [(["input", "winProbability"], "VALIDATION")]),
         ({"winProbability": -1}, [(["input", "winProbability"], "VALIDATION")]),
         ({"targetDays": 0}, [(["input", "targetDays"], "VALIDATION")]),
@@ -604,7 +604,7 @@ async def test_reorder_stages_must_list_every_active_stage_once(api: Api) -> Non
             api, "reorderStages", {"pipelineId": pipeline["id"], "stageIds": stage_ids}
         )
         # then it is refused and nothing moves
-        assert errors == [(["input", "stageIds"], "INVALID_STATE")], stage_ids
+        assert errors == [(["input", "stageIds"], "VALIDATION")], stage_ids
     assert await read_pipeline(api, pipeline["id"]) == pipeline
 
 
@@ -746,7 +746,7 @@ async def test_archive_destination_must_be_another_active_stage_of_the_pipeline(
 
     for destination in (b, foreign, pipeline["allStages"][3]["id"], UNKNOWN_ID):
         errors = await fail(api, "archiveStage", {"id": b, "moveOpenLeadsTo": destination})
-        assert errors == [(["input", "moveOpenLeadsTo"], "INVALID_STATE")], destination
+        assert errors == [(["input", "moveOpenLeadsTo"], "VALIDATION")], destination
     assert await fail(api, "archiveStage", {"id": b, "moveOpenLeadsTo": "nope"}) == [
         (["input", "moveOpenLeadsTo"], "VALIDATION")
     ]
@@ -1004,7 +1004,7 @@ async def test_concurrent_changes_of_one_pipelines_stages_do_not_deadlock(api: A
         assert (archive_1["errors"], archive_2["errors"], add["errors"]) == ([], [], [])
         assert reorder["errors"] in (
             [],
-            [{"field": ["input", "stageIds"], "code": "INVALID_STATE"}],
+            [{"field": ["input", "stageIds"], "code": "VALIDATION"}],
         )
         # and the positions are 1..n, active stages first
         after = await read_pipeline(api, pipeline["id"])

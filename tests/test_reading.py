@@ -1074,7 +1074,6 @@ async def test_a_value_the_column_cannot_hold_is_refused_as_bad_input(
         ({"score": {"gt": 40000}}, ["filter", "score", "gt"]),
         ({"score": {"in": [1, -40000]}}, ["filter", "score", "in"]),
         ({"value": {"gt": "9999999999999999.99999"}}, ["filter", "value", "gt"]),
-        ({"createdAt": {"gt": "0001-01-01T00:00:00+14:00"}}, ["filter", "createdAt", "gt"]),
         ({"title": {"eq": "a\x00b"}}, ["filter", "title", "eq"]),
         ({"source": {"ilike": "%\x00%"}}, ["filter", "source", "ilike"]),
     ):
@@ -1090,6 +1089,13 @@ async def test_a_value_the_column_cannot_hold_is_refused_as_bad_input(
     # the largest values the columns hold are fine
     assert await matching(api, {"score": {"lte": 32767}}) == "ABDE"
     assert await matching(api, {"value": {"lt": "9999999999999999.9999"}}) == "ABDE"
+
+
+async def test_a_time_beyond_the_calendar_in_utc_is_refused_by_the_scalar(api: Api) -> None:
+    error = await query_error(
+        api, FILTER_QUERY, {"filter": {"createdAt": {"gt": "0001-01-01T00:00:00+14:00"}}}
+    )
+    assert "'0001-01-01T00:00:00+14:00' is outside the years 1 to 9999 in UTC" in error["message"]
 
 
 async def test_filters_and_total_count_apply_to_board_columns(api: Api, catalog: Catalog) -> None:
@@ -1403,6 +1409,7 @@ async def test_an_unexpected_fault_over_http_is_masked_with_the_request_id(
         f'CREATE ROLE "{role}" LOGIN',
         f'GRANT USAGE ON SCHEMA public TO "{role}"',
         f'GRANT SELECT, UPDATE ON api_keys TO "{role}"',
+        f'GRANT SELECT ON members TO "{role}"',
     )
     limited_url = make_url(database_url).set(username=role).render_as_string(hide_password=False)
     application = create_app(Settings(database_url=limited_url), limited_url)
@@ -1510,3 +1517,18 @@ async def test_fields_selected_through_fragments_are_loaded(api: Api) -> None:
         }
     ]
     assert data["leads"]["nodes"] == [{"title": "Fragmented", "stage": {"name": "Prospecting"}}]
+
+
+async def test_a_bad_stage_history_cursor_is_bad_input(api: Api) -> None:
+    created = await api(
+        "mutation($input: CreateLeadInput!) { createLead(input: $input) { lead { id } } }",
+        {"input": {"title": "Cursor"}},
+    )
+    lead_id = created["createLead"]["lead"]["id"]
+    response = await api.post(
+        'query($id: ID!) { lead(id: $id) { stageHistory(after: "zz") { totalCount } } }',
+        {"id": lead_id},
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == ["after"]

@@ -349,7 +349,7 @@ CASES = {
             "pipelineId": own["pipeline"],
             "stageIds": [*(own[f"stage.{i}"] for i in range(6)), other("stage.6")],
         },
-        "INVALID_STATE", ["input", "stageIds"], ACTIVE_STAGES,
+        "VALIDATION", ["input", "stageIds"], ACTIVE_STAGES,
     ),
     "archiveStage": not_found(
         "archiveStage", "ArchiveStageInput", "stage", "id", "stage",
@@ -358,7 +358,7 @@ CASES = {
     "archiveStage-foreign-target": Case(
         "archiveStage", "ArchiveStageInput", "stage",
         lambda other, own: {"id": own["stage.1"], "moveOpenLeadsTo": other("stage.2")},
-        "INVALID_STATE", ["input", "moveOpenLeadsTo"], MOVE_TARGET,
+        "VALIDATION", ["input", "moveOpenLeadsTo"], MOVE_TARGET,
     ),
 }  # fmt: skip
 

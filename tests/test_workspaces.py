@@ -139,3 +139,73 @@ async def test_workspace_admin_is_isolated(api: Api, other_api: Api) -> None:
     assert "Rita Rep" in names
     assert "Hijacked" not in names
     assert (await api.as_key(key["token"])("{ viewer { scopes } }"))["viewer"]["scopes"] == ["READ"]
+
+
+async def test_a_deactivated_members_keys_stop_working(api: Api) -> None:
+    # Given a member with a key of their own
+    rita = await _member(api, "rita@example.com")
+    created = await api(
+        CREATE_KEY, {"input": {"name": "Rita's", "scopes": ["WRITE"], "memberId": rita["id"]}}
+    )
+    ritas_key = api.as_key(created["createApiKey"]["token"])
+    assert (await ritas_key("{ viewer { member { email } } }"))["viewer"]["member"] == {
+        "email": "rita@example.com"
+    }
+
+    # When the member is deactivated, then the key is refused, and no new key can be made
+    await api(UPDATE_MEMBER, {"input": {"id": rita["id"], "isActive": False}})
+    assert (await ritas_key.post("{ viewer { scopes } }")).status_code == 401
+    refused = await api(
+        CREATE_KEY, {"input": {"name": "again", "scopes": ["READ"], "memberId": rita["id"]}}
+    )
+    assert refused["createApiKey"]["errors"] == [
+        {
+            "field": ["input", "memberId"],
+            "code": "INVALID_STATE",
+            "message": "the member is inactive and cannot have keys",
+        }
+    ]
+
+    # And reactivating the member brings the key back
+    await api(UPDATE_MEMBER, {"input": {"id": rita["id"], "isActive": True}})
+    assert (await ritas_key.post("{ viewer { scopes } }")).status_code == 200
+
+
+async def test_a_key_cannot_expire_in_the_past(api: Api) -> None:
+    result = await api(
+        CREATE_KEY,
+        {"input": {"name": "late", "scopes": ["READ"], "expiresAt": "2001-01-01T00:00:00Z"}},
+    )
+    assert result["createApiKey"] == {
+        "apiKey": None,
+        "token": None,
+        "errors": [
+            {
+                "field": ["input", "expiresAt"],
+                "code": "VALIDATION",
+                "message": "must be in the future",
+            }
+        ],
+    }
+    assert [key["name"] for key in (await api("{ apiKeys { name } }"))["apiKeys"]] == ["admin"]
+
+
+async def test_member_updates_take_an_expected_version(api: Api) -> None:
+    rita = await _member(api, "rita@example.com")
+    renamed = await api(UPDATE_MEMBER, {"input": {"id": rita["id"], "name": "Rita R."}})
+    assert renamed["updateMember"]["errors"] == []
+    stale = await api(
+        UPDATE_MEMBER, {"input": {"id": rita["id"], "name": "Stale", "expectedVersion": 1}}
+    )
+    assert stale["updateMember"]["errors"] == [
+        {
+            "field": ["input", "expectedVersion"],
+            "code": "CONFLICT",
+            "message": "the member was changed by someone else: expected version 1, it is 2",
+        }
+    ]
+    unchanged = await api(UPDATE_MEMBER, {"input": {"id": rita["id"], "name": "Rita R."}})
+    assert unchanged["updateMember"]["errors"] == []
+    names = {member["name"] for member in (await api("{ members { name } }"))["members"]}
+    assert "Rita R." in names
+    assert "Stale" not in names

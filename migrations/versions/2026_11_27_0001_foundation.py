@@ -111,6 +111,7 @@ def upgrade() -> None:
             "role", sa.Enum("ADMIN", "MANAGER", "REP", "VIEWER", name="member_role"), nullable=False
         ),
         sa.Column("is_active", sa.Boolean(), server_default="true", nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("workspace_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
@@ -191,7 +192,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_teams")),
-        sa.UniqueConstraint("workspace_id", "name", name=op.f("uq_teams_workspace_id_name")),
+    )
+    op.create_index(
+        "uq_teams_name", "teams", ["workspace_id", sa.literal_column("lower(name)")], unique=True
     )
     op.create_table(
         "api_keys",
@@ -541,6 +544,7 @@ def downgrade() -> None:
     )
     op.drop_table("stages")
     op.drop_table("api_keys")
+    op.drop_index("uq_teams_name", table_name="teams")
     op.drop_table("teams")
     op.drop_table("pipelines")
     op.drop_table("members")

@@ -208,6 +208,14 @@ class Ordering:
         except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError, ArithmeticError):
             raise validation("is not a cursor of this list with this ordering", field) from None
 
+    def check(self, page: PageRequest) -> None:
+        """Raise the VALIDATION error of a bad cursor now, before the page is read (in a
+        DataLoader batch, the error would fail every key of the batch)."""
+        if page.after is not None:
+            self.decode(page.after, "after")
+        if page.before is not None:
+            self.decode(page.before, "before")
+
     def conditions(self, page: PageRequest) -> list[ColumnElement[bool]]:
         """WHERE conditions for the cursors of a page request."""
         conditions = []
@@ -218,7 +226,11 @@ class Ordering:
         return conditions
 
     def page(self, rows: Sequence[RowT], page: PageRequest) -> Page[RowT]:
-        """Trim the size+1 rows fetched for a page request into a page."""
+        """Trim the size+1 rows fetched for a page request into a page.
+
+        In the direction of reading, the extra row tells whether more follow. In the other
+        direction a cursor's own row lies beyond the page, so a given cursor means "more".
+        """
         has_more = len(rows) > page.size
         kept = list(rows[: page.size])
         if page.backward:
@@ -227,11 +239,11 @@ class Ordering:
                 kept,
                 [self.cursor_of(row) for row in kept],
                 has_next_page=page.before is not None,
-                has_previous_page=has_more,
+                has_previous_page=has_more or page.after is not None,
             )
         return Page(
             kept,
             [self.cursor_of(row) for row in kept],
-            has_next_page=has_more,
+            has_next_page=has_more or page.before is not None,
             has_previous_page=page.after is not None,
         )

@@ -34,14 +34,12 @@ UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 # losing request gets. Every other integrity error is a bug and is masked.
 EXPECTED_VIOLATIONS: dict[str, DomainError] = {
     "uq_stages_active_name": DomainError(
-        ErrorCode.CONFLICT, "another stage of the pipeline has that name", "name"
+        ErrorCode.DUPLICATE, "another stage of the pipeline has that name", "name"
     ),
     "uq_members_workspace_id_email": DomainError(
-        ErrorCode.CONFLICT, "another member has that email", "email"
+        ErrorCode.DUPLICATE, "another member has that email", "email"
     ),
-    "uq_teams_workspace_id_name": DomainError(
-        ErrorCode.CONFLICT, "another team has that name", "name"
-    ),
+    "uq_teams_name": DomainError(ErrorCode.DUPLICATE, "another team has that name", "name"),
 }
 
 

@@ -6,7 +6,7 @@ the schema how each is described, serialized and parsed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NewType
 
@@ -40,7 +40,10 @@ def _parse_datetime(value: Any) -> datetime:
         raise GraphQLError(f"{value!r} is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
         raise GraphQLError(f"{value!r} has no UTC offset (add Z or +hh:mm)")
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise GraphQLError(f"{value!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def _parse_json_object(value: Any) -> dict[str, Any]:

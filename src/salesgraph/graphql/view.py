@@ -29,7 +29,6 @@ from graphql import (
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry.asgi import GraphQL
-from strawberry.types import ExecutionResult
 
 from salesgraph.db.engine import Database
 from salesgraph.db.unit_of_work import unit_of_work
@@ -124,6 +123,14 @@ class GraphQLView(GraphQL[Context, None]):
             response = _error_response(401, error.message, "UNAUTHENTICATED", request_id)
         except HTTPException as error:
             response = _error_response(error.status_code, error.reason, "BAD_REQUEST", request_id)
+        except Exception:  # e.g. the database is unreachable while authenticating
+            logger.exception("unexpected error outside execution (request %s)", request_id)
+            response = _error_response(
+                500,
+                f"Internal server error. Request id: {request_id}",
+                "INTERNAL_SERVER_ERROR",
+                request_id,
+            )
         response.headers[REQUEST_ID_HEADER] = request_id
         await response(scope, receive, send)
 
@@ -174,11 +181,3 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
-
-    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
-        data: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            data["errors"] = [error.formatted for error in result.errors]
-        if result.extensions:
-            data["extensions"] = result.extensions
-        return data

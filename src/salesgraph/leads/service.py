@@ -7,6 +7,7 @@ The database backs it with a partial unique index and an append-only trigger.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ MAX_CUSTOM_FIELDS_BYTES = 16_384
 MAX_CUSTOM_STRING = 2_000
 MAX_CUSTOM_LIST = 50
 MAX_REASON = 1_000
+MAX_EXACT_INTEGER = 2**53
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +138,27 @@ def _validate_custom_fields(value: Any, errors: Collector) -> dict[str, Any]:
                     f"strings are at most {MAX_CUSTOM_STRING} characters", "customFields", key
                 )
                 break
-    if len(orjson.dumps(value, default=str)) > MAX_CUSTOM_FIELDS_BYTES:
+            if not _exact_json_number(element):
+                errors.add(
+                    "numbers are finite and integers within +/-2^53 (beyond, use a string)",
+                    "customFields",
+                    key,
+                )
+                break
+    if errors.errors:
+        return value
+    if len(orjson.dumps(value)) > MAX_CUSTOM_FIELDS_BYTES:
         errors.add(f"at most {MAX_CUSTOM_FIELDS_BYTES} bytes of JSON", "customFields")
     return value
+
+
+def _exact_json_number(value: Any) -> bool:
+    """Whether a number survives JSON in every client: finite, integers exact in a double."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return abs(value) <= MAX_EXACT_INTEGER
 
 
 def _validate_fields(fields: LeadChanges, errors: Collector) -> dict[str, Any]:

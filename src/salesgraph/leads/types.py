@@ -36,7 +36,7 @@ from salesgraph.graphql.pagination import (
 from salesgraph.graphql.scalars import JSONObject
 from salesgraph.graphql.selection import connection_node_fields
 from salesgraph.leads import models
-from salesgraph.leads.repository import LeadQuery, SortOrder, lead_ordering
+from salesgraph.leads.repository import LeadQuery, SortOrder, lead_ordering, visit_ordering
 from salesgraph.pipelines.types import Pipeline, Stage
 from salesgraph.values import in_minor_units
 from salesgraph.workspaces.types import Member, Team
@@ -269,6 +269,10 @@ class Lead:
         before: Before = None,
     ) -> StageVisitConnection:
         page = page_arguments(info, first, after, last, before)
+        try:
+            visit_ordering().check(page)
+        except DomainError as error:
+            raise query_error(error) from None
         lead_id = uuid.UUID(self.id)
         result = await info.context.loaders.visits_by_lead_id.load((lead_id, page))
         loaders = info.context.loaders
@@ -482,10 +486,11 @@ async def stage_leads(
     query, ordering = lead_list_arguments(filter, order_by, open_only=not include_closed)
     loaders = info.context.loaders
     try:
+        ordering.check(page)
         result = await loaders.leads_by_stage_id.load(
             (stage_id, (query, ordering, page, lead_columns(info)))
         )
-    except DomainError as error:
+    except DomainError as error:  # a bad cursor, or a filter that cannot be built
         raise query_error(error) from None
 
     async def count() -> int:

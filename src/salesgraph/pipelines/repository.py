@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesgraph.pipelines.models import Pipeline, Stage
@@ -86,3 +86,17 @@ async def pipelines_by_ids(
 ) -> dict[uuid.UUID, Pipeline]:
     statement = select(Pipeline).where(Pipeline.id.in_(pipeline_ids))
     return {pipeline.id: pipeline for pipeline in (await session.execute(statement)).scalars()}
+
+
+async def active_stage_named(session: AsyncSession, pipeline_id: uuid.UUID, name: str) -> bool:
+    """Whether an active stage of the pipeline has this name (case-insensitively)."""
+    statement = (
+        select(func.count())
+        .select_from(Stage)
+        .where(
+            Stage.pipeline_id == pipeline_id,
+            Stage.archived_at.is_(None),
+            func.lower(Stage.name) == name.lower(),
+        )
+    )
+    return bool(await session.scalar(statement))

@@ -12,10 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salesgraph.errors import Collector, conflict, invalid_state, not_found
+from salesgraph.errors import (
+    Collector,
+    DomainError,
+    ErrorCode,
+    conflict,
+    invalid_state,
+    not_found,
+    validation,
+)
 from salesgraph.events import Actor, changes, record_event
 from salesgraph.pipelines import repository
 from salesgraph.pipelines.models import Pipeline, PipelineTemplate, Stage
@@ -53,11 +61,17 @@ def _check_target_days(value: int | None, field: tuple[str, ...], errors: Collec
         errors.add("must be between 1 and 3650 days", *field)
 
 
+def _duplicate_name(name: str) -> DomainError:
+    return DomainError(
+        ErrorCode.DUPLICATE, f"the pipeline already has a stage named {name!r}", "name"
+    )
+
+
 def _stage_event_data(stage: Stage) -> dict[str, object]:
     return {
         "name": stage.name,
         "position": stage.position,
-        "win_probability": str(stage.win_probability),
+        "win_probability": f"{stage.win_probability:.4f}",
         "target_days": stage.target_days,
     }
 
@@ -167,6 +181,8 @@ async def rename_pipeline(
     name = validate_name(name, "name", errors)
     errors.raise_if_any()
     pipeline = await _load_pipeline(session, pipeline_id, expected_version)
+    if name == pipeline.name:
+        return pipeline
     before = {"name": pipeline.name}
     pipeline.name = name
     await session.flush()
@@ -209,11 +225,15 @@ async def add_stage(
     stages = await repository.stages_of_pipeline(session, pipeline_id, for_update=True)
     active = [stage for stage in stages if stage.archived_at is None]
     if len(active) >= MAX_STAGES:
-        raise invalid_state(f"a pipeline has at most {MAX_STAGES} active stages", "pipelineId")
+        raise DomainError(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"a pipeline has at most {MAX_STAGES} active stages",
+            "pipelineId",
+        )
     if any(stage.name.lower() == name.lower() for stage in active):
-        raise invalid_state(f"the pipeline already has a stage named {name!r}", "name")
+        raise _duplicate_name(name)
     if position is not None and not 1 <= position <= len(active) + 1:
-        raise invalid_state(f"position must be between 1 and {len(active) + 1}", "position")
+        raise validation(f"position must be between 1 and {len(active) + 1}", "position")
     new_stage = Stage(
         workspace_id=pipeline.workspace_id,
         pipeline_id=pipeline.id,
@@ -273,24 +293,23 @@ async def update_stage(
     errors.raise_if_any()
     stage = await _load_stage(session, stage_id, expected_version)
     before = _stage_event_data(stage)
-    if not isinstance(name, Unset) and name.lower() != stage.name.lower():
-        clash = await session.scalar(
-            select(func.count())
-            .select_from(Stage)
-            .where(
-                Stage.pipeline_id == stage.pipeline_id,
-                Stage.archived_at.is_(None),
-                func.lower(Stage.name) == name.lower(),
-            )
-        )
-        if clash:
-            raise invalid_state(f"the pipeline already has a stage named {name!r}", "name")
+    # Only active stages' names are unique: an archived stage may share an active one's name.
+    if (
+        not isinstance(name, Unset)
+        and name.lower() != stage.name.lower()
+        and stage.archived_at is None
+        and await repository.active_stage_named(session, stage.pipeline_id, name)
+    ):
+        raise _duplicate_name(name)
     if not isinstance(name, Unset):
         stage.name = name
     if not isinstance(win_probability, Unset):
         stage.win_probability = win_probability
     if not isinstance(target_days, Unset):
         stage.target_days = target_days
+    changed = changes(before, _stage_event_data(stage))
+    if not changed:
+        return stage
     await session.flush()
     record_event(
         session,
@@ -299,7 +318,7 @@ async def update_stage(
         subject_type="stage",
         subject_id=stage.id,
         actor=actor,
-        data={"changes": changes(before, _stage_event_data(stage))},
+        data={"changes": changed},
     )
     return stage
 
@@ -317,9 +336,9 @@ async def reorder_stages(
     stages = await repository.stages_of_pipeline(session, pipeline_id, for_update=True)
     active = {stage.id: stage for stage in stages if stage.archived_at is None}
     if len(set(stage_ids)) != len(stage_ids):
-        raise invalid_state("a stage is listed more than once", "stageIds")
+        raise validation("a stage is listed more than once", "stageIds")
     if set(stage_ids) != set(active):
-        raise invalid_state(
+        raise validation(
             "list every active stage of the pipeline exactly once, and no other", "stageIds"
         )
     before = [str(stage.id) for stage in stages if stage.archived_at is None]
@@ -371,7 +390,7 @@ async def archive_stage(
     if move_open_leads_to is not None:
         target = next((s for s in active if s.id == move_open_leads_to), None)
         if target is None or target.id == stage.id:
-            raise invalid_state(
+            raise validation(
                 "move open leads to another active stage of the same pipeline", "moveOpenLeadsTo"
             )
     if open_leads and target is None:

@@ -11,10 +11,12 @@ from sqlalchemy import (
     CheckConstraint,
     Enum,
     ForeignKeyConstraint,
+    Index,
     LargeBinary,
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,7 +61,9 @@ class Member(TenantScoped, Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[MemberRole] = mapped_column(Enum(MemberRole, name="member_role", native_enum=True))
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    version: Mapped[int] = mapped_column(server_default="1")
 
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
         UniqueConstraint("workspace_id", "email"),
@@ -75,7 +79,7 @@ class Team(TenantScoped, Timestamped, Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
-        UniqueConstraint("workspace_id", "name"),
+        Index("uq_teams_name", "workspace_id", text("lower(name)"), unique=True),
     )
 
 

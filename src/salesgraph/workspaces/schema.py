@@ -70,7 +70,7 @@ class WorkspaceQuery:
     )
     async def api_keys(self, info: Info) -> list[ApiKey]:
         async with info.context.read_session() as session:
-            rows = await workspace_service.list_api_keys(session)
+            rows = await repository.list_api_keys(session)
         return [ApiKey.from_model(row) for row in rows]
 
 
@@ -124,6 +124,7 @@ class WorkspaceMutation:
                 name=input.name,
                 role=input.role,
                 is_active=input.is_active,
+                expected_version=input.expected_version,
             ),
         )
         return _member_payload(result)

@@ -7,13 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesgraph.db.clock import transaction_time
-from salesgraph.errors import Collector, DomainError, ErrorCode, not_found
+from salesgraph.errors import Collector, DomainError, ErrorCode, conflict, not_found
 from salesgraph.events import Actor, changes, record_event
-from salesgraph.workspaces import api_keys
+from salesgraph.workspaces import api_keys, repository
 from salesgraph.workspaces.models import (
     ApiKey,
     Member,
@@ -136,8 +135,16 @@ async def create_api_key(
     workspace = await session.get(Workspace, workspace_id)
     if workspace is None:
         raise not_found("workspace", "workspaceId")
-    if member_id is not None and await session.get(Member, (workspace_id, member_id)) is None:
-        raise not_found("member", "memberId")
+    if member_id is not None:
+        member = await session.get(Member, (workspace_id, member_id))
+        if member is None:
+            raise not_found("member", "memberId")
+        if not member.is_active:
+            raise DomainError(
+                ErrorCode.INVALID_STATE, "the member is inactive and cannot have keys", "memberId"
+            )
+    if expires_at is not None and expires_at <= await transaction_time(session):
+        raise DomainError(ErrorCode.VALIDATION, "must be in the future", "expiresAt")
     secret = api_keys.new_secret()
     key = ApiKey(
         workspace_id=workspace_id,
@@ -166,9 +173,7 @@ async def revoke_api_key(
 ) -> ApiKey:
     """Revoke a key: through the API in a workspace session, or from the command line (in an
     unscoped session, where key ids are global)."""
-    key = (
-        await session.execute(select(ApiKey).where(ApiKey.id == key_id).with_for_update())
-    ).scalar_one_or_none()
+    key = await repository.get_api_key_for_update(session, key_id)
     if key is None:
         raise not_found("API key", "keyId")
     if key.revoked_at is not None:
@@ -187,7 +192,8 @@ async def revoke_api_key(
 
 
 async def authenticate(session: AsyncSession, token: str) -> Principal | None:
-    """The principal of a bearer token, or None for a malformed, unknown, revoked or expired key.
+    """The principal of a bearer token; None for a malformed, unknown, revoked or expired key,
+    and for the key of a member who has been deactivated.
 
     Runs in an unscoped session: the token names its workspace, and the key is looked up by its
     full primary key. Last-used time is kept to the minute, so a busy key writes once a minute.
@@ -195,33 +201,18 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     parsed = api_keys.parse_token(token)
     if parsed is None:
         return None
-    row = (
-        await session.execute(
-            select(ApiKey, func.now()).where(
-                ApiKey.workspace_id == parsed.workspace_id, ApiKey.id == parsed.key_id
-            )
-        )
-    ).one_or_none()
-    if row is None:
+    found = await repository.key_for_token(session, parsed.workspace_id, parsed.key_id)
+    if found is None:
         return None
-    key, now = row
+    key, member_active, now = found
     if not api_keys.secret_matches(parsed.secret, key.secret_hash):
         return None
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         return None
+    if not member_active:
+        return None
     if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
-        await session.execute(
-            update(ApiKey)
-            .where(
-                ApiKey.workspace_id == key.workspace_id,
-                ApiKey.id == key.id,
-                or_(
-                    ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION
-                ),
-            )
-            .values(last_used_at=func.now())
-            .execution_options(synchronize_session=False)
-        )
+        await repository.touch_api_key(session, key, now - LAST_USED_RESOLUTION)
     return Principal(
         workspace_id=key.workspace_id,
         api_key_id=key.id,
@@ -243,10 +234,7 @@ async def create_member(
     email = validate_email(email, "email", errors)
     name = validate_name(name, "name", errors)
     errors.raise_if_any()
-    taken = await session.scalar(
-        select(func.count()).select_from(Member).where(Member.email == email)
-    )
-    if taken:
+    if await repository.member_email_taken(session, email):
         raise DomainError(ErrorCode.DUPLICATE, f"a member with email {email} exists", "email")
     member = Member(workspace_id=workspace_id, email=email, name=name, role=role)
     session.add(member)
@@ -271,44 +259,37 @@ async def update_member(
     name: str | None,
     role: MemberRole | None,
     is_active: bool | None,
+    expected_version: int | None = None,
 ) -> Member:
     """Rename, change the role of, or (de)activate a member; one active admin always remains."""
     errors = Collector()
     if name is not None:
         name = validate_name(name, "name", errors)
     errors.raise_if_any()
-    member = (
-        await session.execute(select(Member).where(Member.id == member_id).with_for_update())
-    ).scalar_one_or_none()
+    member = await repository.get_member(session, member_id, for_update=True)
     if member is None:
         raise not_found("member", "id")
+    if expected_version is not None and member.version != expected_version:
+        raise conflict("the member", expected_version, member.version)
     before = {"name": member.name, "role": member.role.value, "is_active": member.is_active}
     loses_admin = (
         member.role == MemberRole.ADMIN
         and member.is_active
         and ((role is not None and role != MemberRole.ADMIN) or is_active is False)
     )
-    if loses_admin:
-        # Lock the admins so that two concurrent demotions cannot both pass the check.
-        admins = (
-            await session.execute(
-                select(Member.id)
-                .where(Member.role == MemberRole.ADMIN, Member.is_active.is_(True))
-                .with_for_update()
-            )
-        ).all()
-        if len(admins) <= 1:
-            raise DomainError(
-                ErrorCode.INVALID_STATE, "the workspace must keep an active admin", "id"
-            )
+    # The admins are locked, so two concurrent demotions cannot both pass this check.
+    if loses_admin and len(await repository.lock_active_admin_ids(session)) <= 1:
+        raise DomainError(ErrorCode.INVALID_STATE, "the workspace must keep an active admin", "id")
     if name is not None:
         member.name = name
     if role is not None:
         member.role = role
     if is_active is not None:
         member.is_active = is_active
-    await session.flush()
     after = {"name": member.name, "role": member.role.value, "is_active": member.is_active}
+    if after == before:
+        return member
+    await session.flush()
     record_event(
         session,
         workspace_id=member.workspace_id,
@@ -334,10 +315,7 @@ async def create_team(
     if len(set(member_ids)) != len(member_ids):
         errors.add("a member is listed twice", "memberIds")
     errors.raise_if_any()
-    taken = await session.scalar(
-        select(func.count()).select_from(Team).where(func.lower(Team.name) == name.lower())
-    )
-    if taken:
+    if await repository.team_name_taken(session, name):
         raise DomainError(ErrorCode.DUPLICATE, f"a team named {name!r} exists", "name")
     team = Team(workspace_id=workspace_id, name=name)
     session.add(team)
@@ -378,9 +356,7 @@ async def change_team_membership(
     member_id: uuid.UUID,
     add: bool,
 ) -> Team:
-    team = (
-        await session.execute(select(Team).where(Team.id == team_id).with_for_update())
-    ).scalar_one_or_none()
+    team = await repository.get_team_for_update(session, team_id)
     if team is None:
         raise not_found("team", "teamId")
     if add:
@@ -401,8 +377,3 @@ async def change_team_membership(
         data={"member_id": str(member_id)},
     )
     return team
-
-
-async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
-    statement = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
-    return list((await session.execute(statement)).scalars())

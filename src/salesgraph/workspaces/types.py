@@ -55,6 +55,10 @@ class Member:
     is_active: bool = strawberry.field(
         description="Inactive members keep their history but cannot be given leads."
     )
+    version: int = strawberry.field(
+        description="Increases with every change; pass it as expectedVersion to refuse a change "
+        "made on stale data."
+    )
     created_at: datetime = strawberry.field(description="When the member was added.")
 
     @classmethod
@@ -65,6 +69,7 @@ class Member:
             name=row.name,
             role=row.role,
             is_active=row.is_active,
+            version=row.version,
             created_at=row.created_at,
         )
 
@@ -136,7 +141,12 @@ class UpdateMemberInput:
     name: str | None = strawberry.field(default=None, description="New display name.")
     role: models.MemberRole | None = strawberry.field(default=None, description="New role.")
     is_active: bool | None = strawberry.field(
-        default=None, description="false deactivates: the member keeps history, gets no leads."
+        default=None,
+        description="false deactivates: the member keeps history, gets no leads, and their API "
+        "keys stop working.",
+    )
+    expected_version: int | None = strawberry.field(
+        default=None, description="Refuse with CONFLICT unless the member is at this version."
     )
 
 
