@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from salesgraph.db import migrations
 from salesgraph.db.engine import Database, create_database
-from salesgraph.graphql.schema import schema
+from salesgraph.graphql.schema import QueryLimits, build_schema
 from salesgraph.graphql.view import GraphQLView
 from salesgraph.settings import Settings
 
@@ -26,6 +26,12 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
     )
+    limits = QueryLimits(
+        max_depth=settings.query_max_depth,
+        max_aliases=settings.query_max_aliases,
+        max_tokens=settings.query_max_tokens,
+    )
+    schema = build_schema(limits)
     view = GraphQLView(schema, settings=settings, database=database)
     expected_revision = migrations.head_revision()
 

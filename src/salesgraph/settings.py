@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0, le=200)
     page_size_default: int = Field(default=20, ge=1, le=1000)
     page_size_max: int = Field(default=100, ge=1, le=1000)
+    query_max_depth: int = Field(default=12, ge=2, le=100, description="Deepest field nesting.")
+    query_max_aliases: int = Field(default=20, ge=0, le=1000, description="Aliases per query.")
+    query_max_tokens: int = Field(default=3000, ge=100, le=100_000, description="Query size.")
     public_introspection: bool = Field(
         default=True,
         description="Allow introspection-only requests without an API key (GraphiQL's docs).",

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -25,7 +33,16 @@ Mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
 )
 
 
-def build_schema() -> strawberry.Schema:
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    """Bounds checked before a query runs (introspection fields do not count for depth)."""
+
+    max_depth: int = 12
+    max_aliases: int = 20
+    max_tokens: int = 3000
+
+
+def build_schema(limits: QueryLimits = QueryLimits()) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -34,6 +51,9 @@ def build_schema() -> strawberry.Schema:
             MaskUnexpectedErrors,
             # Factories: the caches themselves live at module level, shared by all requests.
             lambda: ParserCache(maxsize=512),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
             lambda: ValidationCache(maxsize=512),
         ],
     )
