@@ -1,5 +1,5 @@
-"""The ASGI application. Nothing is built at import time: create_app builds it from settings,
-and its lifespan opens and closes the database engine."""
+"""The ASGI application. Nothing is built at import time: create_app builds it (with its
+database engine, which connects lazily) from settings, and its lifespan disposes of the engine."""
 
 from __future__ import annotations
 

@@ -43,6 +43,17 @@ class DomainErrors(Exception):
         self.errors = tuple(errors)
 
 
+def api_name(name: str) -> str:
+    """The API's (camelCase) name of a Python field name: value_amount -> valueAmount."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def python_name(name: str) -> str:
+    """The Python (snake_case) name of an API field name: valueAmount -> value_amount."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
 def validation(message: str, field: Sequence[str] | str) -> DomainError:
     return DomainError(ErrorCode.VALIDATION, message, field)
 

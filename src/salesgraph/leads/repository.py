@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from salesgraph.db.base import SqlColumn
 from salesgraph.db.filters import compare, like_pattern
 from salesgraph.db.keyset import Ordering, Page, PageRequest, SortKey
-from salesgraph.errors import validation
+from salesgraph.errors import api_name, validation
 from salesgraph.leads.models import Lead, LeadStatus, StageVisit
 from salesgraph.workspaces.models import TeamMembership
 
@@ -113,7 +113,7 @@ def _filter_condition(lead_filter: Any, path: tuple[str, ...], depth: int) -> Co
     for name, column in FILTER_COLUMNS.items():
         comparison = getattr(lead_filter, name, None)
         if comparison is not None:
-            field = FILTER_FIELD_NAMES.get(name) or _camel(name)
+            field = FILTER_FIELD_NAMES.get(name) or api_name(name)
             conditions.append(compare(column, comparison, (*path, field)))
     search = getattr(lead_filter, "search", None)
     if search is not None and "\x00" in search:
@@ -157,11 +157,6 @@ def _filter_condition(lead_filter: Any, path: tuple[str, ...], depth: int) -> Co
         # filter, also when the inner condition is NULL (a NULL column, e.g. no owner).
         conditions.append(_filter_condition(negated, (*path, "not"), depth + 1).is_not(True))
     return and_(*conditions) if conditions else true()
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _base_statement(query: LeadQuery) -> Select[Lead]:

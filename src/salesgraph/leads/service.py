@@ -21,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesgraph.db.clock import transaction_time
 from salesgraph.db.ids import uuid7
+from salesgraph.db.tenancy import session_workspace_id
 from salesgraph.errors import (
     Collector,
     DomainError,
     ErrorCode,
+    api_name,
     conflict,
     invalid_state,
     not_found,
@@ -93,19 +95,17 @@ class NewLead(LeadChanges):
 
 
 # Fields stored on the lead as they are given (after trimming).
-_TEXT_LIMITS = {
-    "title": 300,
-    "company_name": 300,
-    "contact_name": 300,
-    "contact_email": 320,
-    "contact_phone": 50,
-    "source": 100,
+_TEXT_LIMITS: dict[str, int] = {
+    name: Lead.__table__.c[name].type.length  # type: ignore[attr-defined]
+    for name in (
+        "title",
+        "company_name",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "source",
+    )
 }
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _validate_custom_fields(value: Any, errors: Collector) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def _validate_fields(fields: LeadChanges, errors: Collector) -> dict[str, Any]:
             values[name] = None
             continue
         if len(text) > limit:
-            errors.add(f"must be at most {limit} characters", _camel(name))
+            errors.add(f"must be at most {limit} characters", api_name(name))
         elif name == "contact_email" and not EMAIL_PATTERN.match(text):
             errors.add(f"{text!r} is not an email address", "contactEmail")
             continue
@@ -241,8 +241,6 @@ async def _check_references(
 
 
 def _workspace_of(session: AsyncSession) -> uuid.UUID:
-    from salesgraph.db.tenancy import session_workspace_id
-
     return session_workspace_id(session.sync_session)
 
 
@@ -426,9 +424,16 @@ async def create_lead(session: AsyncSession, *, actor: Actor, new: NewLead) -> L
 
 
 async def _load(
-    session: AsyncSession, lead_id: uuid.UUID, expected_version: int | None
+    session: AsyncSession,
+    lead_id: uuid.UUID,
+    expected_version: int | None,
+    *,
+    include_deleted: bool = False,
 ) -> tuple[Lead, datetime]:
-    found = await repository.get_lead(session, lead_id, for_update=True)
+    """The lead, locked, and the time to record its changes at; checks the expected version."""
+    found = await repository.get_lead(
+        session, lead_id, for_update=True, include_deleted=include_deleted
+    )
     if found is None:
         raise not_found("lead", "id")
     lead, now = found
@@ -662,12 +667,7 @@ async def delete_lead(
 async def restore_lead(
     session: AsyncSession, *, actor: Actor, lead_id: uuid.UUID, expected_version: int | None
 ) -> Lead:
-    found = await repository.get_lead(session, lead_id, for_update=True, include_deleted=True)
-    if found is None:
-        raise not_found("lead", "id")
-    lead, _ = found
-    if expected_version is not None and lead.version != expected_version:
-        raise conflict("the lead", expected_version, lead.version)
+    lead, _ = await _load(session, lead_id, expected_version, include_deleted=True)
     if lead.deleted_at is None:
         raise invalid_state("the lead is not deleted", "id")
     lead.deleted_at = None

@@ -11,7 +11,7 @@ from typing import Any
 import strawberry
 
 from salesgraph.db.keyset import PageRequest
-from salesgraph.errors import DomainError, validation
+from salesgraph.errors import DomainError, python_name, validation
 from salesgraph.graphql.context import Info
 from salesgraph.graphql.enums import graphql_enum
 from salesgraph.graphql.errors import UserError, query_error
@@ -339,12 +339,8 @@ def lead_columns(info: Info) -> frozenset[str]:
     """The lead columns a list's selection needs (its ordering adds its own keys)."""
     columns: set[str] = set()
     for name in connection_node_fields(info):
-        columns.update(_FIELD_COLUMNS.get(name, (_snake(name),)))
+        columns.update(_FIELD_COLUMNS.get(name, (python_name(name),)))
     return frozenset(columns & LEAD_COLUMN_NAMES)
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 LEAD_COLUMN_NAMES = frozenset(column.key for column in models.Lead.__table__.columns)

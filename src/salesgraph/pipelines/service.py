@@ -97,12 +97,8 @@ async def create_pipeline(
         seen: set[str] = set()
         for index, stage in enumerate(stages):
             field = ("stages", str(index))
-            stage_name = validate_name(stage.name, "", Collector())
-            if not stage_name:
-                errors.add("must not be blank", *field, "name")
-            elif len(stage_name) > 200:
-                errors.add("must be at most 200 characters", *field, "name")
-            elif stage_name.lower() in seen:
+            stage_name = validate_name(stage.name, (*field, "name"), errors)
+            if stage_name and stage_name.lower() in seen:
                 errors.add(f"stage name {stage_name!r} is used twice", *field, "name")
             seen.add(stage_name.lower())
             probability = _check_probability(
@@ -398,8 +394,9 @@ async def archive_stage(
             f"the stage holds {open_leads} open lead(s): say where they go with moveOpenLeadsTo",
             "moveOpenLeadsTo",
         )
+    moved = 0
     if target is not None and open_leads:
-        await lead_service.move_all_open_leads(
+        moved = await lead_service.move_all_open_leads(
             session,
             actor=actor,
             from_stage=stage,
@@ -422,7 +419,7 @@ async def archive_stage(
         subject_id=stage.id,
         actor=actor,
         data={
-            "moved_open_leads": open_leads,
+            "moved_open_leads": moved,
             "moved_to_stage_id": str(target.id) if target is not None else None,
         },
     )

@@ -59,12 +59,16 @@ def validate_email(email: str, field: str, errors: Collector) -> str:
     return email
 
 
-def validate_name(name: str, field: str, errors: Collector, *, max_length: int = 200) -> str:
+def validate_name(
+    name: str, field: str | tuple[str, ...], errors: Collector, *, max_length: int = 200
+) -> str:
+    """A display name, trimmed; blank or too long is a VALIDATION error at `field`."""
+    path = (field,) if isinstance(field, str) else field
     name = name.strip()
     if not name:
-        errors.add("must not be blank", field)
+        errors.add("must not be blank", *path)
     elif len(name) > max_length:
-        errors.add(f"must be at most {max_length} characters", field)
+        errors.add(f"must be at most {max_length} characters", *path)
     return name
 
 
