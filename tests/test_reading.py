@@ -1283,9 +1283,9 @@ async def statements_of(
     return len(executed), data
 
 
-# Statements of the board query: the API key, the pipeline, its stages, one page per stage
-# (a window over all stages), the counts per stage, owners, teams, lead stages, and one page of
-# history per lead (the visits' stages are the leads' stages, already loaded).
+# Statements of the board query: the API key, the pipeline, its stages, one page per stage (one
+# statement reads every column), the counts per stage, owners, teams, lead stages, and one page
+# of history per lead (the visits' stages are the leads' stages, already loaded).
 BOARD_STATEMENTS = 9
 # The list: the API key, the page, lead stages, owners, referrers, one page of history per
 # lead and the history counts.
