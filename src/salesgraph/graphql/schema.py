@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -43,6 +44,12 @@ class QueryLimits:
 
 
 def build_schema(limits: QueryLimits = QueryLimits()) -> strawberry.Schema:
+    # The limit rules are classes made once here: the validation cache is keyed by the rules,
+    # so rules made anew for every request would make every request miss it.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -52,8 +59,7 @@ def build_schema(limits: QueryLimits = QueryLimits()) -> strawberry.Schema:
             # Factories: the caches themselves live at module level, shared by all requests.
             lambda: ParserCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: AddValidationRules(limit_rules),
             lambda: ValidationCache(maxsize=512),
         ],
     )
