@@ -45,3 +45,16 @@ async def test_graphiqls_introspection_query_is_within_the_limits(api: Api) -> N
 
     data = await api(get_introspection_query(descriptions=True))
     assert data["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_a_repeated_query_is_neither_parsed_nor_validated_again(api: Api) -> None:
+    from strawberry.extensions.parser_cache import _get_parse_cache
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    parsed, validated = _get_parse_cache(512), _get_validate_cache(512)
+    query = "query Repeated { leads(first: 3) { totalCount nodes { title } } }"
+    await api(query)
+    parse_hits, validate_hits = parsed.cache_info().hits, validated.cache_info().hits
+    await api(query)
+    assert parsed.cache_info().hits == parse_hits + 1
+    assert validated.cache_info().hits == validate_hits + 1
