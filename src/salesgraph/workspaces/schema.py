@@ -84,6 +84,20 @@ def _team_payload(result: object) -> TeamPayload:
     return TeamPayload(team=team, errors=errors)
 
 
+async def _change_membership(info: Info, input: TeamMembershipInput, *, add: bool) -> TeamPayload:
+    result = await run_mutation(
+        info,
+        lambda session, principal: workspace_service.change_team_membership(
+            session,
+            actor=principal.actor,
+            team_id=parse_id(input.team_id, "teamId"),
+            member_id=parse_id(input.member_id, "memberId"),
+            add=add,
+        ),
+    )
+    return _team_payload(result)
+
+
 @strawberry.type
 class WorkspaceMutation:
     @strawberry.mutation(description="Add a member to the workspace.", permission_classes=[IsAdmin])
@@ -154,17 +168,7 @@ class WorkspaceMutation:
         info: Info,
         input: Annotated[TeamMembershipInput, INPUT],
     ) -> TeamPayload:
-        result = await run_mutation(
-            info,
-            lambda session, principal: workspace_service.change_team_membership(
-                session,
-                actor=principal.actor,
-                team_id=parse_id(input.team_id, "teamId"),
-                member_id=parse_id(input.member_id, "memberId"),
-                add=True,
-            ),
-        )
-        return _team_payload(result)
+        return await _change_membership(info, input, add=True)
 
     @strawberry.mutation(description="Take a member out of a team.", permission_classes=[IsAdmin])
     async def remove_team_member(
@@ -172,17 +176,7 @@ class WorkspaceMutation:
         info: Info,
         input: Annotated[TeamMembershipInput, INPUT],
     ) -> TeamPayload:
-        result = await run_mutation(
-            info,
-            lambda session, principal: workspace_service.change_team_membership(
-                session,
-                actor=principal.actor,
-                team_id=parse_id(input.team_id, "teamId"),
-                member_id=parse_id(input.member_id, "memberId"),
-                add=False,
-            ),
-        )
-        return _team_payload(result)
+        return await _change_membership(info, input, add=False)
 
     @strawberry.mutation(
         description="Create an API key. Its token is in the payload once and never again.",
