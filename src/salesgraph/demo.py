@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesgraph.db.clock import transaction_time
+from salesgraph.db.ids import uuid7_from
 from salesgraph.db.tenancy import scope_session
 from salesgraph.events import DomainEvent
 from salesgraph.leads.models import (
@@ -85,9 +86,7 @@ LOST_REASONS = [
 
 def _time_ordered_id(rng: random.Random, at: datetime) -> uuid.UUID:
     """A version 7 UUID for a historical time, with the seed's random bits (deterministic)."""
-    millis = int(at.timestamp() * 1000) & ((1 << 48) - 1)
-    value = millis << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0b10 << 62 | rng.getrandbits(62)
-    return uuid.UUID(int=value)
+    return uuid7_from(int(at.timestamp() * 1000), rng.getrandbits(12), rng.getrandbits(62))
 
 
 @dataclass

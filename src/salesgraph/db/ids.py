@@ -31,10 +31,14 @@ def uuid7() -> uuid.UUID:
                 _counter = 0
             millis = _last_millis
         counter = _counter
-    random_bits = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    return uuid7_from(millis, counter, int.from_bytes(os.urandom(8), "big"))
+
+
+def uuid7_from(millis: int, rand_a: int, rand_b: int) -> uuid.UUID:
+    """The version 7 UUID of a Unix time in milliseconds, 12 bits of rand_a and 62 of rand_b."""
     value = (millis & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= counter << 64
+    value |= (rand_a & 0xFFF) << 64
     value |= 0b10 << 62
-    value |= random_bits
+    value |= rand_b & ((1 << 62) - 1)
     return uuid.UUID(int=value)
