@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, String, func
+from sqlalchemy import ForeignKeyConstraint, Index, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,13 +30,25 @@ class DomainEvent(TenantScoped, Base):
     subject_id: Mapped[uuid.UUID] = mapped_column()
     actor_member_id: Mapped[uuid.UUID | None] = mapped_column()
     actor_api_key_id: Mapped[uuid.UUID | None] = mapped_column()
+    # The lead the event belongs to (the subject itself for lead events): a lead's timeline.
+    lead_id: Mapped[uuid.UUID | None] = mapped_column()
+    # When it happened (for a backfilled activity, its own time) and when it was written.
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
         Index("ix_domain_events_subject", "workspace_id", "subject_id", "occurred_at", "id"),
         Index("ix_domain_events_stream", "workspace_id", "id"),
+        Index(
+            "ix_domain_events_lead",
+            "workspace_id",
+            "lead_id",
+            "occurred_at",
+            "id",
+            postgresql_where=text("lead_id IS NOT NULL"),
+        ),
     )
 
 
@@ -60,8 +72,14 @@ def record_event(
     subject_id: uuid.UUID,
     actor: Actor,
     data: dict[str, Any],
+    lead_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
 ) -> DomainEvent:
-    """Add an event to the session; it is flushed and committed with the change it describes."""
+    """Add an event to the session; it is flushed and committed with the change it describes.
+
+    `lead_id` puts it on that lead's timeline (lead events are on their own); `occurred_at`
+    dates it other than now, for something that happened earlier than it was recorded.
+    """
     event = DomainEvent(
         workspace_id=workspace_id,
         type=type,
@@ -69,8 +87,11 @@ def record_event(
         subject_id=subject_id,
         actor_member_id=actor.member_id,
         actor_api_key_id=actor.api_key_id,
+        lead_id=subject_id if subject_type == "lead" and lead_id is None else lead_id,
         data=data,
     )
+    if occurred_at is not None:
+        event.occurred_at = occurred_at
     session.add(event)
     return event
 

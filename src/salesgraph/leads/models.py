@@ -93,6 +93,11 @@ class Lead(TenantScoped, Timestamped, Base):
     referred_by_id: Mapped[uuid.UUID | None] = mapped_column()
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     deleted_at: Mapped[datetime | None] = mapped_column()
+    # Kept by the activity service in the transaction of every activity change: the earliest
+    # due time of its planned activities and the latest time of its completed ones.
+    next_follow_up_at: Mapped[datetime | None] = mapped_column()
+    last_activity_at: Mapped[datetime | None] = mapped_column()
+    cadence_paused_at: Mapped[datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(server_default="1")
 
     __mapper_args__ = {"version_id_col": version, "eager_defaults": True}
@@ -122,6 +127,8 @@ class Lead(TenantScoped, Timestamped, Base):
         Index("ix_leads_owner", "workspace_id", "owner_id"),
         Index("ix_leads_pipeline_status", "workspace_id", "pipeline_id", "status"),
         Index("ix_leads_referred_by", "workspace_id", "referred_by_id"),
+        Index("ix_leads_next_follow_up", "workspace_id", "next_follow_up_at", "id"),
+        Index("ix_leads_last_activity", "workspace_id", "last_activity_at", "id"),
     )
 
 

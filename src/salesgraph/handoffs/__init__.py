@@ -1,0 +1,1 @@
+"""Handing leads between owners and teams, and the rules that assign new leads."""

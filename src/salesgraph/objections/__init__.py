@@ -1,0 +1,1 @@
+"""Objections customers raise, the responses given, and the workspace's response library."""
