@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, Numeric, SmallInteger, and_, true
+from sqlalchemy import BigInteger, Float, Integer, Numeric, SmallInteger, and_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from salesgraph.db.base import SqlColumn
@@ -128,3 +128,42 @@ def _uuid_converter(field: tuple[str, ...]) -> Callable[[Any, str], uuid.UUID]:
             raise validation(f"{value!r} is not a valid id", (*field, operator)) from None
 
     return convert
+
+
+MAX_FILTER_DEPTH = 5
+
+
+def combined(
+    filter_input: Any,
+    path: tuple[str, ...],
+    leaf: Callable[[Any, tuple[str, ...]], list[ColumnElement[bool]]],
+    depth: int = 1,
+) -> list[ColumnElement[bool]]:
+    """The conditions of a filter input with `and` / `or` / `not` combinators.
+
+    `leaf` turns the filter's own fields into conditions; the combinators nest up to
+    MAX_FILTER_DEPTH levels. `not` matches exactly what the inner filter does not match, also
+    where a compared column is NULL (IS NOT TRUE rather than NOT).
+    """
+    if filter_input is None:
+        return []
+    if depth > MAX_FILTER_DEPTH:
+        raise validation(f"filters nest at most {MAX_FILTER_DEPTH} levels deep", path)
+    conditions = leaf(filter_input, path)
+    for index, child in enumerate(getattr(filter_input, "and_", None) or ()):
+        conditions.extend(combined(child, (*path, "and", str(index)), leaf, depth + 1))
+    alternatives = getattr(filter_input, "or_", None)
+    if alternatives:
+        conditions.append(
+            or_(
+                *(
+                    and_(true(), *combined(child, (*path, "or", str(index)), leaf, depth + 1))
+                    for index, child in enumerate(alternatives)
+                )
+            )
+        )
+    negated = getattr(filter_input, "not_", None)
+    if negated is not None:
+        inner = combined(negated, (*path, "not"), leaf, depth + 1)
+        conditions.append(and_(true(), *inner).is_not(True))
+    return conditions

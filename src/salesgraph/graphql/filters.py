@@ -90,3 +90,20 @@ class OrderDirection(enum.Enum):
 class NullsOrder(enum.Enum):
     FIRST = strawberry.enum_value("FIRST", description="Items without a value come first.")
     LAST = strawberry.enum_value("LAST", description="Items without a value come last.")
+
+
+def enum_filter(enum_type: type[enum.Enum], name: str, what: str) -> type:
+    """A filter input on one enum: `eq`, `in` and `is` (NULL / NOT_NULL)."""
+    namespace = {
+        "__annotations__": {
+            "eq": enum_type | None,
+            "in_": list[enum_type] | None,  # type: ignore[valid-type]
+            "is_": NullCheckEnum | None,
+        },
+        "eq": strawberry.field(default=None, description=_EQ),
+        "in_": strawberry.field(default=None, name="in", description=_IN),
+        "is_": strawberry.field(default=None, name="is", description=_IS),
+    }
+    return strawberry.input(
+        type(name, (), namespace), name=name, description=f"Conditions on {what}."
+    )

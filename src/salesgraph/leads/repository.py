@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, Uuid, and_, cast, func, or_, select, true
+from sqlalchemy import ARRAY, DateTime, Select, Uuid, and_, cast, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, load_only
 from sqlalchemy.sql.elements import ColumnElement
@@ -40,6 +41,8 @@ FILTER_COLUMNS: dict[str, SqlColumn] = {
     "updated_at": Lead.updated_at,
     "closed_at": Lead.closed_at,
     "stage_entered_at": Lead.stage_entered_at,
+    "next_follow_up_at": Lead.next_follow_up_at,
+    "last_activity_at": Lead.last_activity_at,
 }
 # Filter fields whose GraphQL name is not the camelCase of the column's (error paths use it).
 FILTER_FIELD_NAMES = {"value_amount": "value", "value_currency": "currency"}
@@ -55,6 +58,8 @@ SORT_COLUMNS: dict[str, tuple[SqlColumn, str, str, bool]] = {
     "COMPANY_NAME": (Lead.company_name, "company_name", "str", True),
     "VALUE": (Lead.value_amount, "value_amount", "decimal", True),
     "SCORE": (Lead.score, "score", "int", True),
+    "NEXT_FOLLOW_UP_AT": (Lead.next_follow_up_at, "next_follow_up_at", "datetime", True),
+    "LAST_ACTIVITY_AT": (Lead.last_activity_at, "last_activity_at", "datetime", True),
 }
 
 
@@ -348,3 +353,38 @@ async def count_open_leads_at(session: AsyncSession, stage_id: uuid.UUID) -> int
         .where(Lead.stage_id == stage_id, Lead.status == LeadStatus.OPEN)
     )
     return int(await session.scalar(statement) or 0)
+
+
+async def visits_at(
+    session: AsyncSession, moments: Sequence[tuple[uuid.UUID, datetime]]
+) -> dict[tuple[uuid.UUID, datetime], StageVisit | None]:
+    """The stage visit each lead was in at each moment, in one statement.
+
+    That is the latest visit entered at or before the moment; after a win or loss, the visit
+    the lead was closed in. None when the lead did not exist yet at that moment.
+    """
+    if not moments:
+        return {}
+    wanted = (
+        func.unnest(
+            cast([lead_id for lead_id, _ in moments], ARRAY(Uuid())),
+            cast([at for _, at in moments], ARRAY(DateTime(timezone=True))),
+        )
+        .table_valued("lead_id", "at")
+        .render_derived()
+    )
+    latest = (
+        select(StageVisit)
+        .where(StageVisit.lead_id == wanted.c.lead_id, StageVisit.entered_at <= wanted.c.at)
+        .order_by(StageVisit.entered_at.desc(), StageVisit.id.desc())
+        .limit(1)
+        .lateral("visit")
+    )
+    visit = aliased(StageVisit, latest)
+    statement = (
+        select(wanted.c.lead_id, wanted.c.at, visit).select_from(wanted).join(latest, true())
+    )
+    found: dict[tuple[uuid.UUID, datetime], StageVisit | None] = dict.fromkeys(moments)
+    for lead_id, at, row in (await session.execute(statement)).all():
+        found[(lead_id, at)] = row
+    return found
