@@ -40,6 +40,12 @@ EXPECTED_VIOLATIONS: dict[str, DomainError] = {
         ErrorCode.DUPLICATE, "another member has that email", "email"
     ),
     "uq_teams_name": DomainError(ErrorCode.DUPLICATE, "another team has that name", "name"),
+    "uq_activities_external_id": DomainError(
+        ErrorCode.DUPLICATE, "an activity with this externalId was already logged", "externalId"
+    ),
+    "uq_assignment_rules_source": DomainError(
+        ErrorCode.DUPLICATE, "another assignment rule has that source", "source"
+    ),
 }
 
 

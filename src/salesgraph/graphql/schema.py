@@ -16,14 +16,29 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from salesgraph.activities.schema import ActivityMutation, ActivityQuery
 from salesgraph.graphql.errors import MaskUnexpectedErrors
 from salesgraph.graphql.scalars import SCALAR_MAP
+from salesgraph.handoffs.schema import HandoffMutation, HandoffQuery
 from salesgraph.leads.schema import LeadMutation, LeadQuery
+from salesgraph.objections.schema import ObjectionMutation, ObjectionQuery
 from salesgraph.pipelines.schema import PipelineMutation, PipelineQuery
 from salesgraph.workspaces.schema import WorkspaceMutation, WorkspaceQuery
 
-Query = merge_types("Query", (WorkspaceQuery, PipelineQuery, LeadQuery))
-Mutation = merge_types("Mutation", (WorkspaceMutation, PipelineMutation, LeadMutation))
+Query = merge_types(
+    "Query", (WorkspaceQuery, PipelineQuery, LeadQuery, ActivityQuery, ObjectionQuery, HandoffQuery)
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        WorkspaceMutation,
+        PipelineMutation,
+        LeadMutation,
+        ActivityMutation,
+        ObjectionMutation,
+        HandoffMutation,
+    ),
+)
 
 Query.__strawberry_definition__.description = (  # type: ignore[attr-defined]
     "Everything a caller can read. Lists are Relay connections with keyset cursors."

@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salesgraph.activities import cadence
 from salesgraph.db.clock import transaction_time
 from salesgraph.db.ids import uuid7
 from salesgraph.db.tenancy import session_workspace_id
@@ -32,6 +33,8 @@ from salesgraph.errors import (
     not_found,
 )
 from salesgraph.events import Actor, DomainEvent, changes, record_event
+from salesgraph.handoffs import assignment as assignment_rules
+from salesgraph.handoffs import service as handoff_service
 from salesgraph.leads import repository
 from salesgraph.leads.models import (
     Lead,
@@ -394,6 +397,13 @@ async def create_lead(session: AsyncSession, *, actor: Actor, new: NewLead) -> L
         )
         stage = await _stage_for_lead(session, stages[pipeline.id][0].id, pipeline.id)
     await _check_references(session, values, None)
+    assigned = None
+    if values.get("owner_id") is None:
+        assigned = await assignment_rules.assign_new_lead(
+            session, source=values.get("source"), team_id=values.get("team_id")
+        )
+        if assigned is not None:
+            values = {**values, "owner_id": assigned.owner_id, "team_id": assigned.team_id}
 
     now = await transaction_time(session)
     lead = Lead(
@@ -418,6 +428,7 @@ async def create_lead(session: AsyncSession, *, actor: Actor, new: NewLead) -> L
             "pipeline_id": str(pipeline.id),
             "stage_id": str(stage.id),
             "changes": changes({}, _snapshot(lead)),
+            "assignment_rule_id": str(assigned.rule_id) if assigned is not None else None,
         },
     )
     return lead
@@ -543,6 +554,7 @@ async def win_lead(
     lead.status = LeadStatus.WON
     lead.closed_at = now
     await session.flush()
+    await cadence.stop(session, lead, at=now, reason="the lead was won")
     _event(
         session,
         lead,
@@ -574,6 +586,7 @@ async def lose_lead(
     lead.closed_at = now
     lead.lost_reason = lost_reason
     await session.flush()
+    await cadence.stop(session, lead, at=now, reason="the lead was lost")
     _event(
         session,
         lead,
@@ -636,7 +649,7 @@ async def reassign_lead(
 ) -> Lead:
     if isinstance(owner_id, Unset) and isinstance(team_id, Unset):
         raise DomainError(ErrorCode.VALIDATION, "give an owner, a team or both", "ownerId")
-    lead, _ = await _load(session, lead_id, expected_version)
+    lead, now = await _load(session, lead_id, expected_version)
     values: dict[str, Any] = {}
     if not isinstance(owner_id, Unset):
         values["owner_id"] = owner_id
@@ -649,6 +662,10 @@ async def reassign_lead(
     changed = changes(before, values)
     if changed:
         await session.flush()
+        # A direct reassignment replaces the handoff the receiver has not accepted yet.
+        await handoff_service.supersede_pending_handoff(
+            session, actor=actor, lead=lead, at=now, by="lead.reassigned"
+        )
         _event(session, lead, actor, "lead.reassigned", {"changes": changed})
     return lead
 
@@ -744,6 +761,7 @@ async def move_all_open_leads(
                 "type": "lead.stage_changed",
                 "subject_type": "lead",
                 "subject_id": lead_id,
+                "lead_id": lead_id,
                 "actor_member_id": actor.member_id,
                 "actor_api_key_id": actor.api_key_id,
                 "data": {

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -40,6 +40,12 @@ from salesgraph.leads.repository import LeadQuery, SortOrder, lead_ordering, vis
 from salesgraph.pipelines.types import Pipeline, Stage
 from salesgraph.values import in_minor_units
 from salesgraph.workspaces.types import Member, Team
+
+if TYPE_CHECKING:
+    from salesgraph.activities.types import ActivityConnection, ActivityFilter
+    from salesgraph.handoffs.types import HandoffConnection
+    from salesgraph.objections.types import Objection, ObjectionConnection, ObjectionFilter
+    from salesgraph.timeline.types import TimelineConnection
 
 LeadStatus = graphql_enum(
     models.LeadStatus,
@@ -117,7 +123,8 @@ class Actor:
         return Member.from_model(row) if row is not None else None
 
 
-def _actor(member_id: uuid.UUID | None, api_key_id: uuid.UUID | None) -> Actor:
+def actor_of(member_id: uuid.UUID | None, api_key_id: uuid.UUID | None) -> Actor:
+    """The Actor of a row's (member, API key) pair; both null means the system."""
     return Actor(
         member_id=member_id,
         api_key_id=strawberry.ID(str(api_key_id)) if api_key_id is not None else None,
@@ -159,12 +166,12 @@ class StageVisit:
             id=strawberry.ID(str(row.id)),
             entered_at=row.entered_at,
             entry=row.entry,
-            entered_by=_actor(row.entered_by_member_id, row.entered_by_api_key_id),
+            entered_by=actor_of(row.entered_by_member_id, row.entered_by_api_key_id),
             entry_reason=row.entry_reason,
             exited_at=row.exited_at,
             exit=row.exit,
             exited_by=(
-                _actor(row.exited_by_member_id, row.exited_by_api_key_id) if exited else None
+                actor_of(row.exited_by_member_id, row.exited_by_api_key_id) if exited else None
             ),
             exit_reason=row.exit_reason,
             stage_position=row.stage_position,
@@ -217,6 +224,16 @@ class Lead:
     updated_at: datetime = strawberry.field(description="When the lead last changed.")
     deleted_at: datetime | None = strawberry.field(
         description="When the lead was deleted; deleted leads are only seen in mutation results."
+    )
+    next_follow_up_at: datetime | None = strawberry.field(
+        description="The earliest due time of its planned activities; null when no next step "
+        "is planned."
+    )
+    last_activity_at: datetime | None = strawberry.field(
+        description="When its latest completed activity happened; null before the first."
+    )
+    cadence_paused_at: datetime | None = strawberry.field(
+        description="When its follow-up cadence was paused; null while the cadence runs."
     )
     pipeline_id: strawberry.Private[uuid.UUID]
     stage_id: strawberry.Private[uuid.UUID]
@@ -282,6 +299,81 @@ class Lead:
 
         return connection(StageVisitConnection, result, StageVisit.from_model, count)
 
+    @strawberry.field(
+        description="Its activities, newest first (by occurredAt, else dueAt); deleted ones "
+        "are left out."
+    )
+    async def activities(
+        self,
+        info: Info,
+        filter: Annotated[
+            Annotated[ActivityFilter, strawberry.lazy("salesgraph.activities.types")] | None,
+            strawberry.argument(description="Only activities that match."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Annotated[ActivityConnection, strawberry.lazy("salesgraph.activities.types")]:
+        from salesgraph.activities.types import lead_activities
+
+        return await lead_activities(info, uuid.UUID(self.id), filter, first, after, last, before)
+
+    @strawberry.field(description="Its objections, newest first (by raisedAt).")
+    async def objections(
+        self,
+        info: Info,
+        filter: Annotated[
+            Annotated[ObjectionFilter, strawberry.lazy("salesgraph.objections.types")] | None,
+            strawberry.argument(description="Only objections that match."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Annotated[ObjectionConnection, strawberry.lazy("salesgraph.objections.types")]:
+        from salesgraph.objections.types import lead_objections
+
+        return await lead_objections(info, uuid.UUID(self.id), filter, first, after, last, before)
+
+    @strawberry.field(description="Its objections still OPEN (not settled), oldest first.")
+    async def open_objections(
+        self, info: Info
+    ) -> list[Annotated[Objection, strawberry.lazy("salesgraph.objections.types")]]:
+        from salesgraph.objections.types import lead_open_objections
+
+        return await lead_open_objections(info, uuid.UUID(self.id))
+
+    @strawberry.field(description="Its handoffs between owners and teams, newest first.")
+    async def handoffs(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Annotated[HandoffConnection, strawberry.lazy("salesgraph.handoffs.types")]:
+        from salesgraph.handoffs.types import lead_handoffs
+
+        return await lead_handoffs(info, uuid.UUID(self.id), first, after, last, before)
+
+    @strawberry.field(
+        description="Everything that happened to the lead, newest first: its creation, stage "
+        "changes, wins, losses, activities, objections and handoffs, from the domain events "
+        "written with each change."
+    )
+    async def timeline(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Annotated[TimelineConnection, strawberry.lazy("salesgraph.timeline.types")]:
+        from salesgraph.timeline.types import lead_timeline
+
+        return await lead_timeline(info, uuid.UUID(self.id), first, after, last, before)
+
     @classmethod
     def from_model(cls, row: models.Lead) -> Lead:
         """The GraphQL object of a row. A list read may have loaded only the columns its query
@@ -316,6 +408,9 @@ class Lead:
             created_at=loaded.get("created_at"),  # type: ignore[arg-type]
             updated_at=loaded.get("updated_at"),  # type: ignore[arg-type]
             deleted_at=loaded.get("deleted_at"),
+            next_follow_up_at=loaded.get("next_follow_up_at"),
+            last_activity_at=loaded.get("last_activity_at"),
+            cadence_paused_at=loaded.get("cadence_paused_at"),
             pipeline_id=loaded.get("pipeline_id"),  # type: ignore[arg-type]
             stage_id=loaded.get("stage_id"),  # type: ignore[arg-type]
             owner_id=loaded.get("owner_id"),
@@ -395,6 +490,13 @@ class LeadFilter:
     stage_entered_at: DateTimeFilter | None = strawberry.field(
         default=None, description="Entry into its current stage."
     )
+    next_follow_up_at: DateTimeFilter | None = strawberry.field(
+        default=None,
+        description="Its next planned step (is: NULL finds leads with no next step planned).",
+    )
+    last_activity_at: DateTimeFilter | None = strawberry.field(
+        default=None, description="Its latest completed activity."
+    )
     search: str | None = strawberry.field(
         default=None,
         description="Text contained (case-insensitively) in the title, company, contact name "
@@ -425,6 +527,12 @@ class LeadOrderField(enum.Enum):
         "VALUE", description="Value amount (whatever the currency: filter by currency first)."
     )
     SCORE = strawberry.enum_value("SCORE", description="Qualification score.")
+    NEXT_FOLLOW_UP_AT = strawberry.enum_value(
+        "NEXT_FOLLOW_UP_AT", description="Due time of the next planned step."
+    )
+    LAST_ACTIVITY_AT = strawberry.enum_value(
+        "LAST_ACTIVITY_AT", description="Time of the latest completed activity."
+    )
 
 
 @strawberry.input(description="One sort key of a lead list.")

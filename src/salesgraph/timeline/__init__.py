@@ -1,0 +1,1 @@
+"""A lead's timeline: everything that happened to it, from the domain events."""
