@@ -1,8 +1,7 @@
 """Benchmark of the sales board query against the real server.
 
 What it measures: a board screen's read, i.e. 50 open leads with value, stage, owner and their
-5 latest stage-history entries. Activities do not exist yet, so the stage history stands in for
-a lead's recent activities. The script
+5 latest activities (with each activity's stage). The script
 
 1. creates a scratch database `salesgraph_bench_<random>` on the PostgreSQL server given by
    --database-url, migrates it and seeds a demo workspace (--leads) with an admin API key;
@@ -76,8 +75,8 @@ query Board($first: Int!) {
         value { amount currency }
         stage { id name }
         owner { id name }
-        stageHistory(last: 5) {
-          edges { node { enteredAt exitedAt entry exit stage { name } } }
+        activities(first: 5) {
+          edges { node { type status occurredAt outcome stage { name } } }
         }
       }
     }
@@ -419,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(line_buffering=True)  # progress shows up when piped, too
     signal.signal(signal.SIGTERM, _interrupt)  # clean up on `kill` as on Ctrl-C
     print(
-        "board query: 50 open leads with value, stage, owner and their 5 latest stage-history "
-        "entries (activities do not exist yet; the stage history stands in for them)"
+        "board query: 50 open leads with value, stage, owner and their 5 latest activities "
+        "(each with its stage)"
     )
     try:
         with bench_database(args.database_url) as url:

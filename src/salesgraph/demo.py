@@ -19,6 +19,13 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salesgraph.activities.models import (
+    Activity,
+    ActivityStatus,
+    ActivityType,
+    Direction,
+    Outcome,
+)
 from salesgraph.db.clock import transaction_time
 from salesgraph.db.ids import uuid7_from
 from salesgraph.db.tenancy import scope_session
@@ -74,6 +81,15 @@ COMPANY_KINDS = [
 ]
 DEAL_KINDS = ["pilot", "annual plan", "expansion", "renewal", "rollout"]
 SOURCES = ["web", "referral", "event", "outbound", "partner", "chatbot"]
+DEMO_ACTIVITY_TYPES = [
+    ActivityType.CALL,
+    ActivityType.CALL,
+    ActivityType.EMAIL,
+    ActivityType.EMAIL,
+    ActivityType.MEETING,
+    ActivityType.DEMO,
+    ActivityType.NOTE,
+]
 LOST_REASONS = [
     "Price too high",
     "Chose a competitor",
@@ -93,6 +109,7 @@ def _time_ordered_id(rng: random.Random, at: datetime) -> uuid.UUID:
 class _Walk:
     visits: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    activities: list[dict[str, Any]]
     status: LeadStatus
     stage: Stage
     stage_entered_at: datetime
@@ -143,11 +160,57 @@ def _walk(
                 "type": type_,
                 "subject_type": "lead",
                 "subject_id": lead_id,
+                "lead_id": lead_id,
                 "actor_member_id": actor,
                 "occurred_at": at,
                 "data": data,
             }
         )
+
+    activities: list[dict[str, Any]] = []
+
+    def work(stage: Stage, start: datetime, end: datetime) -> None:
+        """The activities done while the lead was at `stage`, between start and end."""
+        span = (end - start).total_seconds()
+        for _ in range(rng.randint(0, 3) if span > 0 else 0):
+            happened = start + timedelta(seconds=rng.uniform(0, span))
+            kind = rng.choice(DEMO_ACTIVITY_TYPES)
+            outbound = kind is not ActivityType.NOTE and rng.random() < 0.8
+            row = {
+                "id": _time_ordered_id(rng, happened),
+                "workspace_id": workspace_id,
+                "lead_id": lead_id,
+                "type": kind,
+                "status": ActivityStatus.COMPLETED,
+                "subject": f"{kind.value.title()} with the customer",
+                "direction": None
+                if kind is ActivityType.NOTE
+                else (Direction.OUTBOUND if outbound else Direction.INBOUND),
+                "occurred_at": happened,
+                "duration_seconds": rng.choice([300, 900, 1800, 3600]),
+                "outcome": None if kind is ActivityType.NOTE else rng.choice(list(Outcome)),
+                "pipeline_id": stage.pipeline_id,
+                "stage_id": stage.id,
+                "assignee_id": actor,
+                "created_by_member_id": actor,
+                "completed_by_member_id": actor,
+                "created_at": happened,
+                "updated_at": happened,
+            }
+            activities.append(row)
+            events.append(
+                {
+                    "id": _time_ordered_id(rng, happened),
+                    "workspace_id": workspace_id,
+                    "type": "activity.logged",
+                    "subject_type": "activity",
+                    "subject_id": row["id"],
+                    "lead_id": lead_id,
+                    "actor_member_id": actor,
+                    "occurred_at": happened,
+                    "data": {"type": kind.value, "status": "COMPLETED"},
+                }
+            )
 
     current = visit(stages[0], at, entry)
     event("lead.created", at, {"stage_id": str(stages[0].id)})
@@ -155,8 +218,9 @@ def _walk(
         stage = stages[index]
         mean_days = (stage.target_days or 7) * 0.9
         leave_at = at + timedelta(days=rng.expovariate(1 / mean_days), hours=rng.random() * 8)
+        work(stage, at, min(leave_at, now))
         if leave_at >= now:
-            return _Walk(visits, events, LeadStatus.OPEN, stage, at, None, None, at)
+            return _Walk(visits, events, activities, LeadStatus.OPEN, stage, at, None, None, at)
         roll = rng.random()
         drop_out = 0.10 + 0.05 * (index < 3)
         if index == last:
@@ -175,7 +239,7 @@ def _walk(
             )
             event(f"lead.{outcome}", leave_at, {"stage_id": str(stage.id), "reason": reason})
             status = LeadStatus.WON if outcome == "won" else LeadStatus.LOST
-            return _Walk(visits, events, status, stage, at, leave_at, reason, leave_at)
+            return _Walk(visits, events, activities, status, stage, at, leave_at, reason, leave_at)
         index = index + 1 if outcome == "forward" else index - rng.randint(1, min(2, index))
         direction = VisitExit.FORWARD if outcome == "forward" else VisitExit.BACKWARD
         current.update(exited_at=leave_at, exit=direction, exited_by_member_id=actor)
@@ -232,6 +296,7 @@ async def seed_demo_workspace(
     lead_rows: list[dict[str, Any]] = []
     visit_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
+    activity_rows: list[dict[str, Any]] = []
     created_times = sorted(now - timedelta(days=rng.uniform(0.5, 180)) for _ in range(leads))
     for created_at in created_times:
         lead_id = _time_ordered_id(rng, created_at)
@@ -272,14 +337,20 @@ async def seed_demo_workspace(
                 "created_at": created_at,
                 "updated_at": walk.updated_at,
                 "version": 1 + len(walk.visits) - (walk.status == LeadStatus.OPEN),
+                "last_activity_at": max(
+                    (row["occurred_at"] for row in walk.activities), default=None
+                ),
             }
         )
+        activity_rows.extend(walk.activities)
         visit_rows.extend(walk.visits)
         event_rows.extend(walk.events)
     if lead_rows:
         await session.execute(insert(Lead), lead_rows)
         await session.execute(insert(StageVisit), visit_rows)
         await session.execute(insert(DomainEvent), event_rows)
+        if activity_rows:
+            await session.execute(insert(Activity), activity_rows)
     await session.flush()
     return workspace_id, key.token
 
