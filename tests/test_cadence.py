@@ -625,3 +625,61 @@ async def test_only_an_admin_changes_the_rule(api: Api) -> None:
         integration, "pauseFollowUpCadence", {"leadId": lead["createLead"]["lead"]["id"]}
     )
     assert paused["errors"] == []
+
+
+# --- regressions ---------------------------------------------------------------------------------
+
+
+async def test_another_leads_positive_outcome_or_reopening_does_not_restart_this_cadence(
+    api: Api, database: Database
+) -> None:
+    lead_a, created_a = await lead_since(api, database, 30)
+    lead_b, created_b = await lead_since(api, database, 30)
+    t = max(created_a, created_b) + timedelta(hours=1)
+    await touch(api, lead_b, t + 10 * DAY, outcome="POSITIVE")
+    await touch(api, lead_a, t + 5 * DAY)
+    step = await only_step(api, lead_a)
+    assert (step["cadenceStep"], ts(step["dueAt"])) == (2, t + 7 * DAY)
+
+
+async def test_a_handoff_takes_the_pending_step_to_the_new_owner(
+    api: Api, database: Database
+) -> None:
+    viewer = await api("{ viewer { member { id } } }")
+    me = viewer["viewer"]["member"]["id"]
+    created = await api(
+        """mutation { createMember(input: {email: "rita@example.com", name: "Rita", role: REP}) {
+             member { id } errors { message } } }"""
+    )
+    rita = created["createMember"]["member"]["id"]
+    lead_id, start = await lead_since(api, database, 30, owner_id=me)
+    await touch(api, lead_id, start + timedelta(hours=1))
+    assert (await only_step(api, lead_id))["assignee"]["id"] == me
+    handed = await api(
+        """mutation($lead: ID!, $to: ID!) { handOffLead(input: {leadId: $lead, toOwnerId: $to}) {
+             errors { message } } }""",
+        {"lead": lead_id, "to": rita},
+    )
+    assert handed["handOffLead"]["errors"] == []
+    assert (await only_step(api, lead_id))["assignee"]["id"] == rita
+
+
+async def test_a_nul_character_refuses_only_its_row(api: Api, database: Database) -> None:
+    lead_id, _ = await lead_since(api, database, 1)
+    data = await api(
+        """mutation($rows: [LogActivityInput!]!) { logActivities(input: {activities: $rows,
+             errorPolicy: REJECT_FAILED_ROWS}) { loggedCount results { index
+             errors { field code } } errors { field } } }""",
+        {
+            "rows": [
+                {"leadId": lead_id, "type": "NOTE", "subject": "fine"},
+                {"leadId": lead_id, "type": "NOTE", "subject": "bad\u0000"},
+            ]
+        },
+    )
+    result = data["logActivities"]
+    assert result["loggedCount"] == 1
+    assert result["errors"] == []
+    assert result["results"][1]["errors"] == [
+        {"field": ["input", "activities", "1", "subject"], "code": "VALIDATION"}
+    ]

@@ -1228,3 +1228,43 @@ async def test_every_change_writes_an_event_on_the_leads_timeline(
         "objection.reopened",
         "objection.unresolved",
     ]
+
+
+async def test_a_category_cannot_drift_from_the_library_response_used(api: Api) -> None:
+    lead = await api('mutation { createLead(input: {title: "Drift"}) { lead { id } } }')
+    lead_id = lead["createLead"]["lead"]["id"]
+    created = await api(
+        """mutation { createObjectionResponse(input: {category: PRICE, title: "ROI",
+             text: "It pays for itself"}) { objectionResponse { id } errors { message } } }"""
+    )
+    response_id = created["createObjectionResponse"]["objectionResponse"]["id"]
+    raised = await api(
+        """mutation($lead: ID!) { raiseObjection(input: {leadId: $lead, category: PRICE,
+             customerWords: "Too dear"}) { objection { id } } }""",
+        {"lead": lead_id},
+    )
+    objection_id = raised["raiseObjection"]["objection"]["id"]
+    answered = await api(
+        """mutation($id: ID!, $r: ID!) { respondToObjection(input: {id: $id,
+             suggestedResponseId: $r}) { errors { message } } }""",
+        {"id": objection_id, "r": response_id},
+    )
+    assert answered["respondToObjection"]["errors"] == []
+    changed = await api(
+        """mutation($id: ID!) { updateObjection(input: {id: $id, category: TIMING}) {
+             objection { id } errors { field code } } }""",
+        {"id": objection_id},
+    )
+    assert changed["updateObjection"] == {
+        "objection": None,
+        "errors": [{"field": ["input", "category"], "code": "INVALID_STATE"}],
+    }
+    moved = await api(
+        """mutation($r: ID!) { updateObjectionResponse(input: {id: $r, category: TIMING}) {
+             objectionResponse { id } errors { field code } } }""",
+        {"r": response_id},
+    )
+    assert moved["updateObjectionResponse"] == {
+        "objectionResponse": None,
+        "errors": [{"field": ["input", "category"], "code": "INVALID_STATE"}],
+    }

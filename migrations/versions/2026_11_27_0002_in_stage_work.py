@@ -533,6 +533,7 @@ def upgrade() -> None:
     )
     # Lead events written before this revision belong to their lead's timeline.
     op.execute("UPDATE domain_events SET lead_id = subject_id WHERE subject_type = 'lead'")
+    op.execute("UPDATE domain_events SET recorded_at = occurred_at")
 
 
 def downgrade() -> None:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, select, true
+from sqlalchemy import and_, exists, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -94,6 +94,7 @@ async def _due_states(session: AsyncSession, lead_ids: Sequence[uuid.UUID]) -> l
             positive.outcome == Outcome.POSITIVE,
             positive.deleted_at.is_(None),
         )
+        .correlate(Lead)
         .scalar_subquery()
     )
     last_reopening = (
@@ -103,6 +104,7 @@ async def _due_states(session: AsyncSession, lead_ids: Sequence[uuid.UUID]) -> l
             StageVisit.lead_id == Lead.id,
             StageVisit.entry == VisitEntry.REOPENED,
         )
+        .correlate(Lead)
         .scalar_subquery()
     )
     restart = func.greatest(last_positive, last_reopening)
@@ -117,6 +119,7 @@ async def _due_states(session: AsyncSession, lead_ids: Sequence[uuid.UUID]) -> l
             touch.deleted_at.is_(None),
             func.coalesce(touch.occurred_at > restart, True),
         )
+        .correlate(Lead)
         .scalar_subquery()
     )
     planned = aliased(Activity)
@@ -247,6 +250,22 @@ async def cancel_pending(
             data={"reason": reason, "cadence_step": activity.cadence_step},
         )
     return pending
+
+
+async def follow_owner(session: AsyncSession, lead: Lead) -> None:
+    """Give the steps the cadence planned for a lead to its (new) owner: they are planned for
+    the owner, so a handoff or reassignment takes them along."""
+    await session.execute(
+        update(Activity)
+        .where(
+            Activity.lead_id == lead.id,
+            Activity.status == ActivityStatus.PLANNED,
+            Activity.cadence_step.is_not(None),
+            Activity.deleted_at.is_(None),
+        )
+        .values(assignee_id=lead.owner_id, version=Activity.version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def stop(session: AsyncSession, lead: Lead, *, at: datetime, reason: str) -> None:

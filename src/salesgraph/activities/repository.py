@@ -111,7 +111,7 @@ async def get_activity(
     """A non-deleted activity of a non-deleted lead."""
     statement = select(Activity).where(Activity.id == activity_id, *listed(()))
     if for_update:
-        statement = statement.with_for_update(of=Activity)
+        statement = statement.with_for_update(of=Activity).execution_options(populate_existing=True)
     return (await session.execute(statement)).scalar_one_or_none()
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -120,6 +121,9 @@ def _text(value: str | None, limit: int, errors: Collector, *path: str) -> str |
     text = (value or "").strip()
     if len(text) > limit:
         errors.add(f"must be at most {limit} characters", *path)
+    if "\x00" in text:
+        # PostgreSQL cannot store it; refused here, a bulk call refuses just this row.
+        errors.add("must not contain the NUL character (\\u0000)", *path)
     return text or None
 
 
@@ -710,11 +714,17 @@ async def update_cadence(
 ) -> FollowUpCadence:
     """Change the workspace's cadence rule (created with the defaults on first change)."""
     workspace_id = session_workspace_id(session.sync_session)
-    row = (await session.execute(select(FollowUpCadence).with_for_update())).scalar_one_or_none()
-    if row is None:
-        row = FollowUpCadence(workspace_id=workspace_id)
-        session.add(row)
-        await session.flush()
+    # The row is made on the first change; ON CONFLICT lets two first changes meet on it.
+    await session.execute(
+        postgresql.insert(FollowUpCadence)
+        .values(workspace_id=workspace_id)
+        .on_conflict_do_nothing(index_elements=[FollowUpCadence.workspace_id])
+    )
+    row = (
+        await session.execute(
+            select(FollowUpCadence).with_for_update().execution_options(populate_existing=True)
+        )
+    ).scalar_one()
     if expected_version is not None and row.version != expected_version:
         raise conflict("the cadence", expected_version, row.version)
     before = {

@@ -207,7 +207,7 @@ async def matching_rule_for_update(
     so that concurrent creates take their round-robin turns one after the other."""
     conditions: list[ColumnElement[bool]] = [AssignmentRule.source.is_(None)]
     if source is not None:
-        conditions.append(func.lower(AssignmentRule.source) == source.lower())
+        conditions.append(func.lower(AssignmentRule.source) == func.lower(source))
     statement = (
         select(AssignmentRule)
         .where(AssignmentRule.is_active.is_(True), or_(*conditions))

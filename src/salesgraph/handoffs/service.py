@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from salesgraph.activities import cadence
 from salesgraph.db.clock import transaction_time
 from salesgraph.db.ids import uuid7
 from salesgraph.db.tenancy import session_workspace_id
@@ -190,6 +191,7 @@ async def hand_off_lead(
     session.add(handoff)
     lead.owner_id, lead.team_id = after["owner_id"], after["team_id"]
     await session.flush()
+    await cadence.follow_owner(session, lead)
     _handoff_event(
         session,
         handoff,

@@ -662,6 +662,8 @@ async def reassign_lead(
     changed = changes(before, values)
     if changed:
         await session.flush()
+        if "owner_id" in changed:
+            await cadence.follow_owner(session, lead)
         # A direct reassignment replaces the handoff the receiver has not accepted yet.
         await handoff_service.supersede_pending_handoff(
             session, actor=actor, lead=lead, at=now, by="lead.reassigned"

@@ -325,6 +325,15 @@ async def update_objection(
         values["customer_words"] = _text(customer_words, "customerWords", MAX_WORDS, errors)
     errors.raise_if_any()
     objection, _ = await _load(session, objection_id, expected_version)
+    if "category" in values and objection.response_id is not None:
+        found = await repository.get_response(session, objection.response_id)
+        used = found[0] if found is not None else None
+        if used is not None and used.category != values["category"]:
+            raise invalid_state(
+                f"it was answered with a library response for {used.category.value} "
+                "objections; record a new answer before changing the category",
+                "category",
+            )
     before = _snapshot(objection)
     for name, value in values.items():
         setattr(objection, name, value)
@@ -421,6 +430,15 @@ async def update_response(
         values["text"] = _text(text, "text", MAX_TEXT, errors)
     errors.raise_if_any()
     response, _ = await _load_response(session, response_id, expected_version)
+    usage = await repository.usage_by_response(session, [response.id])
+    if values.get("category", response.category) != response.category and (
+        usage[response.id].times_used
+    ):
+        raise invalid_state(
+            "objections were answered with this response: its category cannot change "
+            "(archive it and create another)",
+            "category",
+        )
     before = _library_snapshot(response)
     for name, value in values.items():
         setattr(response, name, value)
