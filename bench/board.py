@@ -214,10 +214,12 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(database_url: str, log_level: str | None) -> Iterator[Server]:
+def running_server(
+    database_url: str, log_level: str | None, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """`salesgraph serve` on a free local port; terminated (then killed) on exit."""
     port = free_port()
-    env = {**os.environ, "SALESGRAPH_DATABASE_URL": database_url}
+    env = {**os.environ, "SALESGRAPH_DATABASE_URL": database_url, **(extra_env or {})}
     if log_level is not None:
         env["SALESGRAPH_LOG_LEVEL"] = log_level
     salesgraph = server_command()
