@@ -5,6 +5,11 @@ create databases), otherwise the embedded one in .salesgraph-test/. Each run cre
 database on it and drops it at the end. Tests isolate themselves by creating their own
 workspaces, which is also how tenancy is exercised. Async test modules carry
 `pytestmark = pytest.mark.anyio`.
+
+As in production, the application under test runs its requests as the role salesgraph_app,
+bound by row-level security, while the tests' own setup and inspection (`database`: seeding
+workspaces, raw SQL on the tables) connect as the owner that migrated the database, as the
+command line does.
 """
 
 from __future__ import annotations
@@ -21,16 +26,21 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from salesgraph.app import create_app
 from salesgraph.db import migrations
-from salesgraph.db.engine import Database
+from salesgraph.db.engine import Database, async_database_url
 from salesgraph.db.scratch import scratch_database
+from salesgraph.db.tenancy import ALL_WORKSPACES_KEY, SET_WORKSPACE_SQL
 from salesgraph.db.unit_of_work import unit_of_work
 from salesgraph.settings import Settings
 from salesgraph.workspaces import service as workspace_service
 
 ROOT = Path(__file__).resolve().parents[1]
+# How the statement that sets a transaction's workspace starts (its parameter as sent differs).
+WORKSPACE_SETTING = SET_WORKSPACE_SQL.split(":", 1)[0]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -75,12 +85,34 @@ async def app(settings: Settings, database_url: str) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def database(app: Any) -> Database:
+def app_database(app: Any) -> Database:
+    """The application's own connections: as salesgraph_app, bound by row-level security."""
     return app.state.database  # type: ignore[no-any-return]
 
 
+@pytest.fixture
+def database(database_url: str) -> Database:
+    """The owner's connections, for the tests' setup and inspection (as the command line).
+
+    Unpooled, so that nothing is left to dispose of (and the fixture needs no event loop).
+    """
+    engine = create_async_engine(
+        async_database_url(database_url),
+        poolclass=NullPool,
+        connect_args={"server_settings": {"timezone": "UTC"}},
+    )
+    sessionmaker = async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, info={ALL_WORKSPACES_KEY: True}
+    )
+    return Database(engine=engine, sessionmaker=sessionmaker)
+
+
 class StatementCounter:
-    """Counts SQL statements sent by an engine while `counting()` is active."""
+    """Counts SQL statements sent by an engine while `counting()` is active.
+
+    The workspace setting each transaction starts with (salesgraph.db.tenancy) is not counted:
+    it is one per transaction, never per row, and the counts are about queries.
+    """
 
     def __init__(self, database: Database):
         self.statements: list[str] = []
@@ -88,7 +120,7 @@ class StatementCounter:
         event.listen(database.engine.sync_engine, "before_cursor_execute", self._record)
 
     def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if self._active:
+        if self._active and not statement.startswith(WORKSPACE_SETTING):
             self.statements.append(statement)
 
     @contextmanager
@@ -102,8 +134,9 @@ class StatementCounter:
 
 
 @pytest.fixture
-def statements(database: Database) -> StatementCounter:
-    return StatementCounter(database)
+def statements(app_database: Database) -> StatementCounter:
+    """Counts what the application sends."""
+    return StatementCounter(app_database)
 
 
 @dataclass

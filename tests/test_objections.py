@@ -582,7 +582,7 @@ async def test_objections_of_deleted_leads_are_not_listed(api: Api) -> None:
 
 
 async def test_the_lead_fields_page_count_and_batch_across_leads(
-    api: Api, database: Database, statements: StatementCounter
+    api: Api, app_database: Database, statements: StatementCounter
 ) -> None:
     # Given leads with 3, 1 and 0 objections, one of the three settled
     leads = [await new_lead(api, f"Lead {i}") for i in range(3)]
@@ -599,7 +599,7 @@ async def test_the_lead_fields_page_count_and_batch_across_leads(
 
     # When the first two objections of every lead, their counts and open ones are read
     with statements.counting() as executed:
-        data = await run_on_leads(api, database, query, {"ids": leads})
+        data = await run_on_leads(api, app_database, query, {"ids": leads})
 
     # Then each lead has its own newest two, its count and its open ones (oldest first)
     pages = [lead["objections"] for lead in data["leads"]]
@@ -619,10 +619,10 @@ async def test_the_lead_fields_page_count_and_batch_across_leads(
     assert len(executed) == 4
     # and the next page and a filter apply per lead
     cursor = pages[0]["pageInfo"]["endCursor"]
-    rest = await run_on_leads(api, database, query, {"ids": leads[:1], "after": cursor})
+    rest = await run_on_leads(api, app_database, query, {"ids": leads[:1], "after": cursor})
     assert [node["id"] for node in rest["leads"][0]["objections"]["nodes"]] == [raised[leads[0]][2]]
     resolved = await run_on_leads(
-        api, database, query, {"ids": leads, "filter": {"status": {"eq": "RESOLVED"}}}
+        api, app_database, query, {"ids": leads, "filter": {"status": {"eq": "RESOLVED"}}}
     )
     assert [lead["objections"]["totalCount"] for lead in resolved["leads"]] == [1, 0, 0]
     # and a bad cursor or a malformed id in the filter is bad input
@@ -630,7 +630,7 @@ async def test_the_lead_fields_page_count_and_batch_across_leads(
         result = await stand_in_schema.execute(
             query,
             variable_values={"ids": leads, **variables},
-            context_value=stand_in_context(api, database),
+            context_value=stand_in_context(api, app_database),
         )
         assert result.errors is not None
         assert result.errors[0].extensions is not None

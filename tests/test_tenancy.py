@@ -104,6 +104,8 @@ async def snapshot(database: Database, workspace_id: uuid.UUID | None) -> dict[s
     rows: dict[str, list[Any]] = {}
     async with unit_of_work(database, workspace_id=None) as session:
         for table in registry.Base.metadata.sorted_tables:
+            if not table.info.get("tenant", True):
+                continue  # holds no workspace's rows (idempotency_records)
             owner = table.c.get("workspace_id")
             if owner is None:
                 owner = table.c.id  # the workspaces table itself

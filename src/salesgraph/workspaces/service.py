@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesgraph.db.clock import transaction_time
+from salesgraph.db.ids import uuid7
+from salesgraph.db.tenancy import enter_workspace
 from salesgraph.errors import Collector, DomainError, ErrorCode, conflict, not_found
 from salesgraph.events import Actor, changes, record_event
 from salesgraph.workspaces import api_keys, repository
@@ -75,7 +77,11 @@ def validate_name(
 async def create_workspace(
     session: AsyncSession, *, name: str, admin_email: str, admin_name: str | None = None
 ) -> tuple[Workspace, Member, CreatedApiKey]:
-    """A workspace with its first admin member, an admin API key and the default pipeline."""
+    """A workspace with its first admin member, an admin API key and the default pipeline.
+
+    The session enters the new workspace first (row-level security accepts its rows only once
+    the transaction names it), and stays in it: one new workspace per session.
+    """
     from salesgraph.pipelines import service as pipeline_service
     from salesgraph.pipelines.models import PipelineTemplate
 
@@ -84,7 +90,8 @@ async def create_workspace(
     admin_email = validate_email(admin_email, "adminEmail", errors)
     errors.raise_if_any()
 
-    workspace = Workspace(name=name)
+    workspace = Workspace(id=uuid7(), name=name)
+    await enter_workspace(session, workspace.id)
     session.add(workspace)
     await session.flush()
     admin = Member(
@@ -199,12 +206,15 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     """The principal of a bearer token; None for a malformed, unknown, revoked or expired key,
     and for the key of a member who has been deactivated.
 
-    Runs in an unscoped session: the token names its workspace, and the key is looked up by its
-    full primary key. Last-used time is kept to the minute, so a busy key writes once a minute.
+    Runs in an unscoped session: the token names its workspace, which the session enters before
+    anything is read (row-level security shows the key only there), and the key is looked up by
+    its full primary key. Last-used time is kept to the minute, so a busy key writes once a
+    minute.
     """
     parsed = api_keys.parse_token(token)
     if parsed is None:
         return None
+    await enter_workspace(session, parsed.workspace_id)
     found = await repository.key_for_token(session, parsed.workspace_id, parsed.key_id)
     if found is None:
         return None
