@@ -1,23 +1,38 @@
-"""Domain errors as payload errors, and masking of unexpected faults.
+"""Domain errors as payload errors, codes on every GraphQL error, and masking of unexpected faults.
 
 Expected failures (bad input, wrong state, stale version) become `UserError`s in the mutation's
-payload. Every other exception raised while resolving is logged with the request id and
-replaced by one generic error carrying that id, so no stack trace or SQL reaches a client.
-GraphQL's own errors (syntax, validation, permissions) stay readable.
+payload. Every top-level GraphQL error carries `extensions.code`:
+
+- GRAPHQL_PARSE_FAILED: the document is not GraphQL;
+- GRAPHQL_VALIDATION_FAILED: it does not fit the schema (unknown field, wrong argument type, …);
+- QUERY_TOO_COMPLEX: a limit refused it (see salesgraph.graphql.limits and .cost);
+- BAD_USER_INPUT: a variable or argument value is wrong (bad cursor, page size, filter, id);
+- UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED: who may do what, and how much;
+- INTERNAL_SERVER_ERROR: anything else. Such a fault is logged with the request id and replaced
+  by one generic error carrying that id, so no stack trace or SQL reaches a client.
+
+Expected errors keep their readable messages; with introspection off, "Did you mean …?"
+suggestions are removed from them, so the schema cannot be guessed from typos.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
+from typing import Any, Literal
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from salesgraph.errors import DomainError, DomainErrors
 from salesgraph.errors import ErrorCode as DomainErrorCode
+from salesgraph.graphql.context import NotAuthenticatedError
 from salesgraph.graphql.enums import graphql_enum
+from salesgraph.graphql.limits import QUERY_TOO_COMPLEX
 
 logger = logging.getLogger("salesgraph.errors")
 
@@ -75,33 +90,102 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?\s*$", re.DOTALL)
+# Errors strawberry raises to the HTTP view, which answers them with HTTP 400.
+_TRANSPORT_ERRORS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
+
+Stage = Literal["parse", "validate", "execute"]
+
+
+def without_suggestions(message: str) -> str:
+    """The message without graphql-core's trailing "Did you mean …?" hint."""
+    return _SUGGESTION.sub("", message)
+
+
 class MaskUnexpectedErrors(SchemaExtension):
-    """Replaces unexpected faults with a generic error that carries the request id."""
+    """Gives every error a code and replaces unexpected faults with a generic error that carries
+    the request id. Listed first, so it sees every other extension's errors."""
+
+    def __init__(self, *, suggestions: bool = True):
+        self.suggestions = suggestions
+        self.stage: Stage = "parse"
+
+    def on_validate(self) -> Iterator[None]:
+        self.stage = "validate"
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        self.stage = "execute"
+        yield
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except _TRANSPORT_ERRORS:
+            raise
+        except GraphQLError as error:
+            # Raised by an extension (e.g. a parse refusal); strawberry returns it as the one error.
+            raise self.coded(error) from None
+        except Exception as error:  # an extension's fault: masked like a resolver's
+            raise self.masked(error, None) from None
         result = self.execution_context.result
         if result is None or not result.errors:
             return
+        errors = [self.coded(error) for error in result.errors]
+        if self.stage != "execute":
+            # A document refused by a limit gets that one error, not also graphql's findings.
+            refusals = [e for e in errors if (e.extensions or {}).get("code") == QUERY_TOO_COMPLEX]
+            errors = refusals[:1] or errors
+        result.errors = errors
+
+    def coded(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, NotAuthenticatedError):
+            return self._copy(error, str(original), {"code": "UNAUTHENTICATED"})
+        if is_unexpected(error):
+            return self.masked(original, error)
+        extensions: dict[str, Any] = dict(error.extensions or {})
+        if "code" not in extensions:
+            extensions["code"] = self._code_of(error)
+        message = error.message if self.suggestions else without_suggestions(error.message)
+        if message == error.message and extensions == error.extensions:
+            return error
+        return self._copy(error, message, extensions)
+
+    def _code_of(self, error: GraphQLError) -> str:
+        if isinstance(error, GraphQLSyntaxError):
+            return "GRAPHQL_PARSE_FAILED"
+        if self.stage == "execute":
+            # Raised as a GraphQLError while running: a variable or argument value that does not
+            # coerce, or a resolver's refusal of its input.
+            return "BAD_USER_INPUT"
+        return "GRAPHQL_VALIDATION_FAILED"
+
+    def masked(self, original: BaseException | None, error: GraphQLError | None) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", None)
-        masked = []
-        for error in result.errors:
-            if is_unexpected(error):
-                logger.error(
-                    "unexpected error in %s (request %s)",
-                    ".".join(str(part) for part in error.path or ()),
-                    request_id,
-                    exc_info=error.original_error,
-                )
-                masked.append(
-                    GraphQLError(
-                        f"Internal server error. Request id: {request_id}",
-                        nodes=error.nodes,
-                        positions=error.positions,
-                        path=error.path,
-                        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-                    )
-                )
-            else:
-                masked.append(error)
-        result.errors = masked
+        path = error.path if error is not None else None
+        logger.error(
+            "unexpected error in %s (request %s)",
+            ".".join(str(part) for part in path or ()),
+            request_id,
+            exc_info=original,
+        )
+        return GraphQLError(
+            f"Internal server error. Request id: {request_id}",
+            nodes=error.nodes if error is not None else None,
+            positions=error.positions if error is not None else None,
+            path=path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )
+
+    @staticmethod
+    def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+        # A new error: validation errors come from a cache and must stay as they are.
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=extensions,
+        )
