@@ -438,7 +438,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.show_statements:
                     for statement in count.statements:
                         print("    " + " ".join(statement.split())[:160])
-            with running_server(url, args.server_log_level) as server:
+            # The server's rate limit would refuse a benchmark's load: this measures the server.
+            no_limit = {"SALESGRAPH_RATE_LIMIT_POINTS_PER_MINUTE": "0"}
+            with running_server(url, args.server_log_level, no_limit) as server:
                 asyncio.run(wait_until_healthy(server, args.startup_timeout))
                 print(f"server pid {server.process.pid} healthy at {server.base_url}")
                 window = asyncio.run(run_load(server, token, args))

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from salesgraph.db import migrations
 from salesgraph.db.engine import create_database
+from salesgraph.db.roles import check_server_role
 from salesgraph.db.unit_of_work import unit_of_work
 from salesgraph.errors import DomainError, DomainErrors
 from salesgraph.settings import ConfigurationError, Settings, load_settings
@@ -42,10 +43,12 @@ def _fail(message: str) -> None:
 
 
 def _run(database_url: str, work: Callable[..., Awaitable[T]]) -> T:
-    """Run `work(session)` in one unscoped transaction on a short-lived engine."""
+    """Run `work(session)` in one unscoped transaction on a short-lived engine, as the owner:
+    the command line works across workspaces (row-level security lets the owner do so when it
+    asks, see salesgraph.db.tenancy)."""
 
     async def main() -> T:
-        database = create_database(database_url, pool_size=1, max_overflow=0)
+        database = create_database(database_url, pool_size=1, max_overflow=0, all_workspaces=True)
         try:
             async with unit_of_work(database, workspace_id=None) as session:
                 return await work(session)
@@ -107,38 +110,62 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="Seed the demo workspace if missing; print its key.")
 @pass_context
 def serve(context: _Context, host: str, port: int, demo: bool) -> None:
-    """Migrate the database, then serve GraphQL at /graphql."""
+    """Migrate the database, then serve GraphQL at /graphql.
+
+    SIGTERM or Ctrl-C stops accepting connections and lets in-flight requests finish (for at
+    most SALESGRAPH_SHUTDOWN_TIMEOUT seconds) before the process exits.
+    """
     import uvicorn
 
     from salesgraph.app import create_app
+    from salesgraph.observability import configure_logging
 
     started = time.monotonic()
-    logging.basicConfig(
-        level=context.settings.log_level, format="%(levelname)s %(name)s: %(message)s"
-    )
+    settings = context.settings
+    configure_logging(settings.log_level, settings.log_format)
     url = context.database_url()
+    check_server_role(context.settings, url)
     if demo:
         from salesgraph import demo as demo_data
 
         token = _run(url, lambda session: demo_data.ensure_demo_workspace(session))
         click.echo(f"Demo workspace ready. Admin API key (shown once): {token}")
-    app = create_app(context.settings, url)
+    app = create_app(settings, url)
     # Everything built so far lives as long as the process: move it out of the collector's
     # reach, so that full collections scan only what requests allocate (shorter pauses).
     gc.collect()
     gc.freeze()
-    click.echo(
-        f"salesgraph ready in {time.monotonic() - started:.1f}s: open http://{host}:{port}/graphql"
+    elapsed = time.monotonic() - started
+    if settings.log_format == "json":
+        logger = logging.getLogger("salesgraph")
+        logger.info("salesgraph ready in %.1fs", elapsed, extra={"host": host, "port": port})
+    else:
+        click.echo(f"salesgraph ready in {elapsed:.1f}s: open http://{host}:{port}/graphql")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # configure_logging above already routes uvicorn's loggers
+        log_level=settings.log_level.lower(),
+        access_log=not settings.access_log,  # ours has the operation, outcome and workspace
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
-    uvicorn.run(app, host=host, port=port, log_level=context.settings.log_level.lower())
 
 
 @main.command()
 @pass_context
 def migrate(context: _Context) -> None:
     """Upgrade the database to the latest revision."""
+    as_json = context.settings.log_format == "json"  # e.g. in the container: JSON lines only
+    if as_json:
+        from salesgraph.observability import configure_logging
+
+        configure_logging(context.settings.log_level, "json")
     context.database_url(migrate=True)
-    click.echo(f"database at revision {migrations.head_revision()}")
+    if as_json:
+        logging.getLogger("salesgraph").info("database at revision %s", migrations.head_revision())
+    else:
+        click.echo(f"database at revision {migrations.head_revision()}")
 
 
 @main.group()

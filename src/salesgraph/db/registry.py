@@ -4,6 +4,7 @@ from salesgraph import events
 from salesgraph.activities import models as activity_models
 from salesgraph.db.base import Base
 from salesgraph.handoffs import models as handoff_models
+from salesgraph.http import idempotency_models
 from salesgraph.leads import models as lead_models
 from salesgraph.objections import models as objection_models
 from salesgraph.pipelines import models as pipeline_models
@@ -14,6 +15,7 @@ __all__ = [
     "activity_models",
     "events",
     "handoff_models",
+    "idempotency_models",
     "lead_models",
     "objection_models",
     "pipeline_models",

@@ -1,0 +1,1 @@
+"""HTTP-level concerns that sit in front of the GraphQL endpoint (idempotency keys)."""
