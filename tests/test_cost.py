@@ -54,7 +54,10 @@ def test_page_sizes_from_variables_defaults_and_beyond_the_maximum() -> None:
     assert cost(query, {"n": None}) == 20
     # more than the maximum is refused when the field runs; the estimate counts the maximum
     assert cost(query, {"n": 1000}) == 100
-    assert cost(query, {"n": "seven"}) == 20
+    # a size GraphQL coerces (100.0 is the Int 100) counts as that size, and anything else
+    # given as the largest page: no spelling of a size costs less than it reads
+    assert cost(query, {"n": 7.0}) == 7
+    assert cost(query, {"n": "seven"}) == 100
 
 
 def test_plain_lists_are_assumed_to_hold_ten_items() -> None:

@@ -204,6 +204,11 @@ async def test_requests_that_are_not_graphql_requests_get_400(
     headers = {**auth(api, accept), "content-type": JSON}
     cases: list[tuple[str, dict[str, Any], str]] = [
         ("POST", {"content": "{not json"}, "Unable to parse request body as JSON"),
+        (
+            "POST",
+            {"content": '{"query": "{ __typename }", "variables": {"a": ' + "[" * 100_000 + "}"},
+            "Unable to parse request body as JSON",
+        ),
         ("POST", {"content": "[]"}, "Batching is not supported: send one operation per request."),
         ("POST", {"content": '"query"'}, "The request body must be a JSON object."),
         (

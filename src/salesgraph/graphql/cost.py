@@ -177,7 +177,13 @@ class _Estimator:
             name = value.name.value
             if name in self.variables:
                 given = self.variables[name]
-                return given if type(given) is int else None
+                if type(given) is int:
+                    return given
+                # GraphQL coerces 100.0 to the Int 100; anything else given is counted as the
+                # largest page, so that no spelling of a size costs less than it reads.
+                if isinstance(given, float) and given.is_integer():
+                    return int(given)
+                return None if given is None else self.limits.page_size_max
             return self.integer(self.defaults.get(name))
         if isinstance(value, IntValueNode):
             return int(value.value)

@@ -255,7 +255,7 @@ def params_from_body(content_type: str | None, body: bytes) -> GraphQLParams:
         # The standard library's parser, not orjson: it reads any JSON number (an integer beyond
         # 64 bits, 1e400), which the schema then refuses with a precise payload error.
         data = json.loads(body)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError):  # malformed, not UTF-8, or nested beyond the parser
         raise RequestError(400, "Unable to parse request body as JSON") from None
     if isinstance(data, list):
         raise RequestError(400, "Batching is not supported: send one operation per request.")
@@ -270,7 +270,7 @@ def params_from_query_string(request: Request) -> GraphQLParams:
         if data.get(name):
             try:
                 data[name] = json.loads(data[name])
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise RequestError(400, f"Unable to parse the {name} parameter as JSON") from None
         else:
             data.pop(name, None)

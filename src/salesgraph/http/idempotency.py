@@ -149,7 +149,7 @@ def analyse(
     """
     try:
         payload = json.loads(body)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError):  # malformed, not UTF-8, or nested beyond the parser
         return None
     if not isinstance(payload, dict):
         return None
