@@ -19,6 +19,7 @@ from salesgraph.db.engine import Database
 from salesgraph.db.unit_of_work import unit_of_work
 from salesgraph.http.idempotency import IdempotencyMiddleware, mutation_ran
 from salesgraph.settings import Settings
+from salesgraph.workspaces import api_keys
 from salesgraph.workspaces import service as workspace_service
 from salesgraph.workspaces.models import Scope as KeyScope
 from tests.conftest import Api
@@ -288,7 +289,7 @@ async def test_a_body_over_the_limit_goes_to_the_endpoint_unread(
             "/graphql",
             content=chunked(),
             headers={
-                "authorization": "Bearer t",
+                "authorization": f"Bearer {fake_token()}",
                 "idempotency-key": key,
                 "content-type": "application/json",
             },
@@ -548,6 +549,11 @@ async def client_of(
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
+def fake_token() -> str:
+    """A token of the API's format (these endpoints are stand-ins: nothing checks it)."""
+    return api_keys.format_token(uuid.uuid4(), uuid.uuid4(), api_keys.new_secret())
+
+
 async def send_mutation(client: httpx.AsyncClient, key: str, token: str) -> httpx.Response:
     return await client.post(
         "/graphql",
@@ -574,7 +580,7 @@ async def test_only_2xx_responses_are_stored(
     database: Database, settings: Settings, status: int, stored: bool
 ) -> None:
     endpoint, calls = scripted([status, 200])
-    token, key = uuid.uuid4().hex, new_key()
+    token, key = fake_token(), new_key()
     async with await client_of(endpoint, database, settings) as client:
         first = await send_mutation(client, key, token)
         retry = await send_mutation(client, key, token)
@@ -638,7 +644,7 @@ async def test_a_rolled_back_mutation_is_not_stored(database: Database, settings
         response = JSONResponse(result)
         await response(scope, receive, send)
 
-    token, key = uuid.uuid4().hex, new_key()
+    token, key = fake_token(), new_key()
     async with await client_of(timing_out, database, settings) as client:
         first = await send_mutation(client, key, token)
         retry = await send_mutation(client, key, token)
@@ -658,13 +664,13 @@ async def test_a_failing_endpoint_releases_its_claim(
     key = new_key()
     async with await client_of(broken, database, settings) as client:
         with pytest.raises(RuntimeError):
-            await send_mutation(client, key, "token")
+            await send_mutation(client, key, fake_token())
     assert await record_state(database, key) is None
 
 
 async def test_a_slow_request_keeps_its_claim(database: Database, settings: Settings) -> None:
     endpoint, calls = scripted([200], delay=1.2)
-    token, key = uuid.uuid4().hex, new_key()
+    token, key = fake_token(), new_key()
     async with await client_of(endpoint, database, settings, lock_seconds=0.3) as client:
         first = asyncio.create_task(send_mutation(client, key, token))
         await asyncio.sleep(0.9)  # three times the lock: only the heartbeat keeps it
@@ -672,3 +678,15 @@ async def test_a_slow_request_keeps_its_claim(database: Database, settings: Sett
         assert retry.status_code == 409
         assert (await first).status_code == 200
     assert len(calls) == 1
+
+
+async def test_a_token_that_cannot_be_a_key_claims_nothing(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    response = await client.post(
+        "/graphql",
+        json={"query": CREATE_LEAD, "variables": lead_input()},
+        headers={"authorization": "Bearer not-a-key", "idempotency-key": "k-not-a-key"},
+    )
+    assert response.status_code == 401
+    assert await record_state(database, "k-not-a-key") is None

@@ -128,9 +128,9 @@ async def test_each_app_has_its_own_metrics(settings: Settings, database_url: st
             # When only the first serves a request
             await a.post("/graphql", json={"query": "query Ping { __typename }"})
 
-            # Then only the first counts it
-            assert requests_total(await scrape(a), "Ping", "ok") == 1
-            assert requests_total(await scrape(b), "Ping", "ok") == 0
+            # Then only the first counts it (a keyless request's name is not a label)
+            assert requests_total(await scrape(a), "other", "ok") == 1
+            assert requests_total(await scrape(b), "other", "ok") == 0
     finally:
         await first.state.database.dispose()
         await second.state.database.dispose()
@@ -166,7 +166,7 @@ def test_operation_labels_are_bounded() -> None:
     labels = OperationLabels(limit=3)
 
     def label(name: str | None) -> str:
-        return labels.label(RequestRecord(graphql=True, operation=name))
+        return labels.label(RequestRecord(graphql=True, operation=name, workspace_id="w"))
 
     # Plain names are kept, up to the limit; anything else becomes "other"
     assert [label(name) for name in ("A", "B", "A", "C", "D", "B")] == [
@@ -179,8 +179,15 @@ def test_operation_labels_are_bounded() -> None:
     ]
     fresh = OperationLabels()
     for odd in ("x" * 65, "1abc", "with space", "dash-ed", "ünïcode", ""):
-        assert fresh.label(RequestRecord(graphql=True, operation=odd)) == "other"
-    assert fresh.label(RequestRecord(graphql=True, operation="x" * 64)) == "x" * 64
+        assert fresh.label(RequestRecord(graphql=True, operation=odd, workspace_id="w")) == "other"
+    assert fresh.label(RequestRecord(graphql=True, operation="x" * 64, workspace_id="w")) == (
+        "x" * 64
+    )
+    # A request without a key names nothing: keyless clients cannot use the names up
+    assert fresh.label(RequestRecord(graphql=True, operation="Sneaky")) == "other"
+    assert fresh.label(RequestRecord(graphql=True, operation="Sneaky", workspace_id="w")) == (
+        "Sneaky"
+    )
     assert fresh.label(RequestRecord(graphql=True, operation=None)) == "anonymous"
     assert fresh.label(RequestRecord(graphql=False)) == "none"
 

@@ -139,8 +139,9 @@ def outcome_of(status: int, record: RequestRecord) -> Outcome:
 class OperationLabels:
     """Operation names as metric labels, with bounded cardinality.
 
-    A name that is not a plain GraphQL name of at most 64 characters, and any new name once
-    `limit` distinct names have been seen, becomes "other". An unnamed operation is "anonymous";
+    A name that is not a plain GraphQL name of at most 64 characters, any new name once `limit`
+    distinct names have been seen, and any name of a request without an API key (so that no
+    anonymous client can use the names up) becomes "other". An unnamed operation is "anonymous";
     a request that never reached GraphQL (no valid key, a malformed body, the GraphiQL page) is
     "none".
     """
@@ -155,6 +156,8 @@ class OperationLabels:
         name = record.operation
         if name is None:
             return "anonymous"
+        if record.workspace_id is None:
+            return "other"
         if name in self._known:
             return name
         if len(self._known) >= self._limit or not OPERATION_NAME.fullmatch(name):
@@ -304,13 +307,21 @@ class Observability:
             _current_request.reset(token)
             operation = self.operations.label(record)
             outcome = outcome_of(status, record)
+            # The log is not a label set: it keeps any plain name, also of keyless requests.
+            logged_operation = (
+                record.operation
+                if operation == "other"
+                and record.operation is not None
+                and OPERATION_NAME.fullmatch(record.operation)
+                else operation
+            )
             self.metrics.observe(operation, outcome, duration)
             if self.access_log:
                 self._log(
                     scope,
                     record,
                     request_id=request_id or state.get("request_id"),
-                    operation=operation,
+                    operation=logged_operation,
                     status=status,
                     outcome=outcome,
                     duration=duration,

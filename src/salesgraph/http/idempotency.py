@@ -57,6 +57,7 @@ from salesgraph.db.engine import Database
 from salesgraph.graphql.persisted import PersistedQueries, PersistedQueryError
 from salesgraph.http.idempotency_models import COMPLETED, IN_PROGRESS, IdempotencyRecord
 from salesgraph.settings import Settings
+from salesgraph.workspaces import api_keys
 
 logger = logging.getLogger("salesgraph.http.idempotency")
 
@@ -231,7 +232,9 @@ def _bearer_token(headers: Headers) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return token.strip()
+    # Only a token of the API's format can be a key: anything else gets its 401 from the view
+    # without a record being claimed for it.
+    return token.strip() if api_keys.parse_token(token.strip()) is not None else None
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
