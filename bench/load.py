@@ -44,6 +44,7 @@ from bench.board import (
     BOARD_QUERY,
     BenchmarkError,
     Server,
+    _interrupt,
     bench_database,
     running_server,
     seed,
@@ -257,10 +258,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if any(not 1 <= level <= 256 for level in args.concurrency):
         parser.error("--concurrency levels are between 1 and 256")
     return args
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:

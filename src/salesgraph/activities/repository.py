@@ -6,17 +6,17 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
 from salesgraph.activities.models import Activity, ActivityStatus, FollowUpCadence
 from salesgraph.db.base import SqlColumn
-from salesgraph.db.filters import combined, compare
+from salesgraph.db.filters import combined
 from salesgraph.db.keyset import Ordering, Page, PageRequest, SortKey
-from salesgraph.errors import api_name
 from salesgraph.leads.models import Lead
+from salesgraph.leads.repository import lead_is_live
 
 # Filter fields and the columns they compare.
 FILTER_COLUMNS: dict[str, SqlColumn] = {
@@ -38,25 +38,10 @@ FILTER_COLUMNS: dict[str, SqlColumn] = {
     "created_at": Activity.created_at,
 }
 
-# The lead an activity belongs to is not deleted: a deleted lead's activities leave every list.
-LEAD_NOT_DELETED = exists().where(
-    Lead.workspace_id == Activity.workspace_id,
-    Lead.id == Activity.lead_id,
-    Lead.deleted_at.is_(None),
-)
-
-
-def _own_conditions(activity_filter: Any, path: tuple[str, ...]) -> list[ColumnElement[bool]]:
-    return [
-        compare(column, comparison, (*path, api_name(name)))
-        for name, column in FILTER_COLUMNS.items()
-        if (comparison := getattr(activity_filter, name, None)) is not None
-    ]
-
 
 def filter_conditions(activity_filter: Any, path: tuple[str, ...]) -> list[ColumnElement[bool]]:
     """The conditions of a filter input (an object with the GraphQL filter's fields)."""
-    return combined(activity_filter, path, _own_conditions)
+    return combined(activity_filter, path, FILTER_COLUMNS)
 
 
 def newest_first() -> Ordering:
@@ -81,7 +66,11 @@ def soonest_due_first() -> Ordering:
 
 def listed(conditions: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
     """Conditions of a list: not deleted, of a lead that is not deleted, and `conditions`."""
-    return [Activity.deleted_at.is_(None), LEAD_NOT_DELETED, *conditions]
+    return [
+        Activity.deleted_at.is_(None),
+        lead_is_live(Activity.workspace_id, Activity.lead_id),
+        *conditions,
+    ]
 
 
 async def page_of_activities(

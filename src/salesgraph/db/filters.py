@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Float, Integer, Numeric, SmallInteger, and_, 
 from sqlalchemy.sql.elements import ColumnElement
 
 from salesgraph.db.base import SqlColumn
-from salesgraph.errors import validation
+from salesgraph.errors import api_name, validation
 
 MAX_IN_LIST = 500
 
@@ -136,34 +136,37 @@ MAX_FILTER_DEPTH = 5
 def combined(
     filter_input: Any,
     path: tuple[str, ...],
-    leaf: Callable[[Any, tuple[str, ...]], list[ColumnElement[bool]]],
+    columns: Mapping[str, SqlColumn],
     depth: int = 1,
 ) -> list[ColumnElement[bool]]:
-    """The conditions of a filter input with `and` / `or` / `not` combinators.
-
-    `leaf` turns the filter's own fields into conditions; the combinators nest up to
-    MAX_FILTER_DEPTH levels. `not` matches exactly what the inner filter does not match, also
-    where a compared column is NULL (IS NOT TRUE rather than NOT).
+    """The conditions of a filter input: each of its fields named in `columns` compared with
+    that column, and the `and` / `or` / `not` combinators, nested up to MAX_FILTER_DEPTH
+    levels. `not` matches exactly what the inner filter does not match, also where a compared
+    column is NULL (IS NOT TRUE rather than NOT).
     """
     if filter_input is None:
         return []
     if depth > MAX_FILTER_DEPTH:
         raise validation(f"filters nest at most {MAX_FILTER_DEPTH} levels deep", path)
-    conditions = leaf(filter_input, path)
+    conditions = [
+        compare(column, comparison, (*path, api_name(name)))
+        for name, column in columns.items()
+        if (comparison := getattr(filter_input, name, None)) is not None
+    ]
     for index, child in enumerate(getattr(filter_input, "and_", None) or ()):
-        conditions.extend(combined(child, (*path, "and", str(index)), leaf, depth + 1))
+        conditions.extend(combined(child, (*path, "and", str(index)), columns, depth + 1))
     alternatives = getattr(filter_input, "or_", None)
     if alternatives:
         conditions.append(
             or_(
                 *(
-                    and_(true(), *combined(child, (*path, "or", str(index)), leaf, depth + 1))
+                    and_(true(), *combined(child, (*path, "or", str(index)), columns, depth + 1))
                     for index, child in enumerate(alternatives)
                 )
             )
         )
     negated = getattr(filter_input, "not_", None)
     if negated is not None:
-        inner = combined(negated, (*path, "not"), leaf, depth + 1)
+        inner = combined(negated, (*path, "not"), columns, depth + 1)
         conditions.append(and_(true(), *inner).is_not(True))
     return conditions

@@ -13,12 +13,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
 from salesgraph.db.base import SqlColumn
-from salesgraph.db.filters import combined, compare
+from salesgraph.db.filters import combined
 from salesgraph.db.keyset import Ordering, Page, PageRequest, SortKey
 from salesgraph.db.windows import counts_by_parent, pages_by_parent
-from salesgraph.errors import api_name
 from salesgraph.handoffs.models import AssignmentRule, Handoff, HandoffStatus
-from salesgraph.leads.models import Lead
+from salesgraph.leads.repository import lead_is_live
 from salesgraph.workspaces.models import Member, TeamMembership
 
 # Filter fields and the columns they compare.
@@ -32,6 +31,10 @@ FILTER_COLUMNS: dict[str, SqlColumn] = {
 }
 
 
+# The handoff's lead is not deleted: a deleted lead's handoffs leave every list.
+LEAD_IS_LIVE = lead_is_live(Handoff.workspace_id, Handoff.lead_id)
+
+
 def handoff_ordering() -> Ordering:
     """Newest first: by the time of handing, then by id."""
     return Ordering(
@@ -42,34 +45,13 @@ def handoff_ordering() -> Ordering:
     )
 
 
-def _of_live_lead() -> ColumnElement[bool]:
-    """The handoff's lead is not deleted."""
-    return (
-        select(Lead.id)
-        .where(
-            Lead.workspace_id == Handoff.workspace_id,
-            Lead.id == Handoff.lead_id,
-            Lead.deleted_at.is_(None),
-        )
-        .exists()
-    )
-
-
-def _own_conditions(handoff_filter: Any, path: tuple[str, ...]) -> list[ColumnElement[bool]]:
-    return [
-        compare(column, comparison, (*path, api_name(name)))
-        for name, column in FILTER_COLUMNS.items()
-        if (comparison := getattr(handoff_filter, name, None)) is not None
-    ]
-
-
 def _filter_condition(handoff_filter: Any) -> ColumnElement[bool]:
-    return and_(true(), *combined(handoff_filter, ("filter",), _own_conditions))
+    return and_(true(), *combined(handoff_filter, ("filter",), FILTER_COLUMNS))
 
 
 def _base_statement(handoff_filter: Any) -> Select[Handoff]:
     """Handoffs of leads that are not deleted, matching a filter of the GraphQL filter's shape."""
-    statement = select(Handoff).where(_of_live_lead())
+    statement = select(Handoff).where(LEAD_IS_LIVE)
     if handoff_filter is not None:
         statement = statement.where(_filter_condition(handoff_filter))
     return statement
@@ -101,7 +83,7 @@ async def handoffs_by_ids(
     session: AsyncSession, handoff_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Handoff]:
     """Handoffs by id, except those of deleted leads."""
-    statement = select(Handoff).where(Handoff.id.in_(handoff_ids), _of_live_lead())
+    statement = select(Handoff).where(Handoff.id.in_(handoff_ids), LEAD_IS_LIVE)
     return {handoff.id: handoff for handoff in (await session.execute(statement)).scalars()}
 
 
@@ -124,7 +106,7 @@ async def get_handoff_for_update(session: AsyncSession, handoff_id: uuid.UUID) -
     """A handoff of a lead that is not deleted, locked until the transaction ends."""
     statement = (
         select(Handoff)
-        .where(Handoff.id == handoff_id, _of_live_lead())
+        .where(Handoff.id == handoff_id, LEAD_IS_LIVE)
         .with_for_update(of=Handoff)
         .execution_options(populate_existing=True)
     )

@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, DateTime, Select, Uuid, and_, cast, func, or_, select, true
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Select,
+    Uuid,
+    and_,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, load_only
 from sqlalchemy.sql.elements import ColumnElement
@@ -258,6 +270,14 @@ async def count_leads_by_stage(
     for stage_id, count in (await session.execute(statement)).all():
         counts[stage_id] = count
     return counts
+
+
+def lead_is_live(workspace_id: SqlColumn, lead_id: SqlColumn) -> ColumnElement[bool]:
+    """The lead a row points to (by these columns) is not deleted: the condition that keeps a
+    deleted lead's activities, objections and handoffs out of every list."""
+    return exists().where(
+        Lead.workspace_id == workspace_id, Lead.id == lead_id, Lead.deleted_at.is_(None)
+    )
 
 
 async def get_lead(

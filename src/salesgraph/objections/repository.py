@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from salesgraph.db.base import SqlColumn
-from salesgraph.db.filters import combined, compare
+from salesgraph.db.filters import combined
 from salesgraph.db.keyset import Ordering, Page, PageRequest, SortKey
 from salesgraph.db.windows import counts_by_parent, pages_by_parent
-from salesgraph.errors import api_name
 from salesgraph.leads.models import Lead, LeadStatus
+from salesgraph.leads.repository import lead_is_live
 from salesgraph.objections.models import (
     Objection,
     ObjectionCategory,
@@ -34,6 +34,10 @@ FILTER_COLUMNS: dict[str, SqlColumn] = {
     "raised_at": Objection.raised_at,
     "response_id": Objection.response_id,
 }
+
+
+# The objection's lead is not deleted: a deleted lead's objections leave every list.
+LEAD_IS_LIVE = lead_is_live(Objection.workspace_id, Objection.lead_id)
 
 
 def objection_ordering() -> Ordering:
@@ -69,34 +73,13 @@ class ObjectionListQuery:
         return hash(self.fingerprint)
 
 
-def _own_conditions(objection_filter: Any, path: tuple[str, ...]) -> list[ColumnElement[bool]]:
-    return [
-        compare(column, comparison, (*path, api_name(name)))
-        for name, column in FILTER_COLUMNS.items()
-        if (comparison := getattr(objection_filter, name, None)) is not None
-    ]
-
-
 def _filter_conditions(objection_filter: Any, path: tuple[str, ...]) -> list[ColumnElement[bool]]:
-    return combined(objection_filter, path, _own_conditions)
-
-
-def _of_live_lead() -> ColumnElement[bool]:
-    """The objection's lead is not deleted."""
-    return (
-        select(Lead.id)
-        .where(
-            Lead.workspace_id == Objection.workspace_id,
-            Lead.id == Objection.lead_id,
-            Lead.deleted_at.is_(None),
-        )
-        .exists()
-    )
+    return combined(objection_filter, path, FILTER_COLUMNS)
 
 
 def _conditions(query: ObjectionListQuery) -> ColumnElement[bool]:
     """The objections a list shows: those of leads that are not deleted, filtered."""
-    return and_(_of_live_lead(), *query.conditions)
+    return and_(LEAD_IS_LIVE, *query.conditions)
 
 
 def _listed(query: ObjectionListQuery) -> Select[Objection]:
@@ -167,7 +150,7 @@ async def get_objection(
     session: AsyncSession, objection_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[Objection, datetime] | None:
     """An objection of a lead that is not deleted, and the transaction's timestamp."""
-    statement = select(Objection, func.now()).where(Objection.id == objection_id, _of_live_lead())
+    statement = select(Objection, func.now()).where(Objection.id == objection_id, LEAD_IS_LIVE)
     if for_update:
         statement = statement.with_for_update(of=Objection)
     row = (await session.execute(statement)).one_or_none()

@@ -16,7 +16,7 @@ import orjson
 import strawberry
 
 from salesgraph.db.keyset import Page
-from salesgraph.errors import DomainError
+from salesgraph.errors import DomainError, api_name
 from salesgraph.events import DomainEvent
 from salesgraph.graphql.context import Info
 from salesgraph.graphql.errors import query_error
@@ -48,15 +48,10 @@ def _text(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def _api_name(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def _changes(data: dict[str, Any]) -> list[FieldChange]:
     return [
         FieldChange(
-            field=_api_name(name),
+            field=api_name(name),
             old_value=_text(change.get("old")),
             new_value=_text(change.get("new")),
         )
