@@ -173,6 +173,13 @@ class Activity(TenantScoped, Timestamped, Base):
             postgresql_where=text("status = 'PLANNED' AND deleted_at IS NULL"),
         ),
         Index(
+            "ix_activities_completed",
+            "workspace_id",
+            "pipeline_id",
+            "occurred_at",
+            postgresql_where=text("status = 'COMPLETED' AND deleted_at IS NULL"),
+        ),
+        Index(
             "uq_activities_external_id",
             "workspace_id",
             "external_id",

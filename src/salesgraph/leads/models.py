@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
+    Date,
     Enum,
     ForeignKeyConstraint,
     Index,
+    Interval,
     Numeric,
     SmallInteger,
     String,
@@ -22,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from salesgraph.db.base import Base, TenantScoped, Timestamped
+from salesgraph.db.base import Base, TenantScoped, Timestamped, WorkspaceScoped
 
 
 class LeadStatus(enum.StrEnum):
@@ -90,6 +93,8 @@ class Lead(TenantScoped, Timestamped, Base):
     )
     lost_reason: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column()
+    # The owner's estimate of when the lead will close: forecasts group open value by its month.
+    expected_close_date: Mapped[date | None] = mapped_column(Date)
     referred_by_id: Mapped[uuid.UUID | None] = mapped_column()
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     deleted_at: Mapped[datetime | None] = mapped_column()
@@ -129,6 +134,13 @@ class Lead(TenantScoped, Timestamped, Base):
         Index("ix_leads_referred_by", "workspace_id", "referred_by_id"),
         Index("ix_leads_next_follow_up", "workspace_id", "next_follow_up_at", "id"),
         Index("ix_leads_last_activity", "workspace_id", "last_activity_at", "id"),
+        Index(
+            "ix_leads_closed",
+            "workspace_id",
+            "pipeline_id",
+            "closed_at",
+            postgresql_where=text("closed_at IS NOT NULL"),
+        ),
     )
 
 
@@ -174,4 +186,41 @@ class StageVisit(TenantScoped, Base):
         ),
         Index("ix_stage_visits_lead", "workspace_id", "lead_id", "entered_at", "id"),
         Index("ix_stage_visits_stage", "workspace_id", "stage_id", "entered_at"),
+        Index("ix_stage_visits_pipeline_entered", "workspace_id", "pipeline_id", "entered_at"),
+        Index("ix_stage_visits_pipeline_exited", "workspace_id", "pipeline_id", "exited_at"),
+    )
+
+
+class LeadStageTotal(WorkspaceScoped, Base):
+    """All of one lead's visits to one stage, summed: what FIRST_ENTRY metrics read.
+
+    Kept exact by statement triggers on stage_visits, in the transaction that changes a visit
+    (migration 0005): a row is recomputed from the lead's visits to the stage whenever one of
+    them is inserted or closed. Never written by the application.
+    """
+
+    __tablename__ = "lead_stage_totals"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # first in the key
+    lead_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    stage_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[uuid.UUID] = mapped_column()
+    first_entered_at: Mapped[datetime] = mapped_column()
+    visit_count: Mapped[int] = mapped_column()
+    open_visit_count: Mapped[int] = mapped_column()
+    # The summed length of the finished visits.
+    time_in_stage: Mapped[timedelta] = mapped_column(Interval)
+    # Whether any visit left the stage forward or won.
+    advanced: Mapped[bool] = mapped_column(Boolean)
+    last_exited_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"]),
+        ForeignKeyConstraint(
+            ["workspace_id", "pipeline_id", "stage_id"],
+            ["stages.workspace_id", "stages.pipeline_id", "stages.id"],
+        ),
+        Index(
+            "ix_lead_stage_totals_first_entry", "workspace_id", "pipeline_id", "first_entered_at"
+        ),
     )

@@ -102,6 +102,7 @@ class Objection(TenantScoped, Timestamped, Base):
         ),
         Index("ix_objections_lead", "workspace_id", "lead_id", "raised_at", "id"),
         Index("ix_objections_raised", "workspace_id", "raised_at", "id"),
+        Index("ix_objections_pipeline_raised", "workspace_id", "pipeline_id", "raised_at"),
         Index("ix_objections_response", "workspace_id", "response_id"),
         Index(
             "ix_objections_open",
