@@ -28,7 +28,7 @@ UNKNOWN_ID = "01a21c19-758a-7126-9b0d-716b47d50b0d"
 LEAD_FIELDS = """
 fragment LeadFields on Lead {
   id title companyName contactName contactEmail contactPhone source
-  value { amount currency }
+  value { amount currency } expectedCloseDate
   need budget authority timing score status lostReason closedAt stageEnteredAt
   customFields version createdAt updatedAt deletedAt
   pipeline { id }
@@ -186,6 +186,7 @@ async def test_create_lead_with_every_field(api: Api, database: Database) -> Non
             "ownerId": owner_id,
             "teamId": team_id,
             "value": {"amount": "1250.50", "currency": "eur"},
+            "expectedCloseDate": "2026-12-31",
             "need": "MET",
             "budget": "NOT_MET",
             "authority": "MET",
@@ -206,6 +207,7 @@ async def test_create_lead_with_every_field(api: Api, database: Database) -> Non
     assert lead["owner"] == {"id": owner_id}
     assert lead["team"] == {"id": team_id}
     assert lead["value"] == {"amount": "1250.50", "currency": "EUR"}
+    assert lead["expectedCloseDate"] == "2026-12-31"
     assert (lead["need"], lead["budget"], lead["authority"], lead["timing"]) == (
         "MET",
         "NOT_MET",
@@ -252,6 +254,7 @@ async def test_create_lead_with_only_a_title_takes_the_defaults(api: Api) -> Non
     assert lead["pipeline"] == {"id": pipeline["id"]}
     assert lead["stage"] == pipeline["stages"][0]
     assert lead["value"] is None
+    assert lead["expectedCloseDate"] is None
     assert [lead["need"], lead["budget"], lead["authority"], lead["timing"]] == ["UNKNOWN"] * 4
     assert lead["score"] is None
     assert lead["customFields"] == {}
@@ -412,6 +415,8 @@ async def test_create_lead_validation_errors_one_by_one(api: Api) -> None:
         ({"value": {"amount": "-0.01", "currency": "EUR"}}, ["input", "value", "amount"]),
         ({"score": -1}, ["input", "score"]),
         ({"score": 101}, ["input", "score"]),
+        ({"expectedCloseDate": "1899-12-31"}, ["input", "expectedCloseDate"]),
+        ({"expectedCloseDate": "2201-01-01"}, ["input", "expectedCloseDate"]),
     ]
     for fields, field in cases:
         errors = await fail(api, "createLead", {"title": "Deal", **fields})
@@ -427,10 +432,14 @@ async def test_create_lead_boundaries_are_accepted(api: Api) -> None:
         contactPhone="1" * 50,
         score=0,
         value={"amount": "0.00", "currency": "EUR"},
+        expectedCloseDate="1900-01-01",
     )
     assert (len(lead["title"]), len(lead["source"]), lead["score"]) == (300, 100, 0)
+    assert lead["expectedCloseDate"] == "1900-01-01"
     assert lead["value"] == {"amount": "0.00", "currency": "EUR"}
     assert (await new_lead(api, score=100))["score"] == 100
+    last_day = await new_lead(api, expectedCloseDate="2200-12-31")
+    assert last_day["expectedCloseDate"] == "2200-12-31"
 
 
 async def test_custom_fields_validation(api: Api) -> None:
@@ -556,6 +565,7 @@ async def test_partial_update_changes_only_the_given_fields(api: Api) -> None:
         companyName="Acme",
         contactName="Ada",
         value={"amount": "100.00", "currency": "EUR"},
+        expectedCloseDate="2026-12-31",
         score=10,
         customFields={"a": 1},
     )
@@ -596,6 +606,7 @@ async def test_null_clears_nullable_fields(api: Api, database: Database) -> None
         contactPhone="+1 555",
         source="web",
         value={"amount": "5", "currency": "EUR"},
+        expectedCloseDate="2026-12-31",
         score=5,
         referredById=referrer["id"],
     )
@@ -611,6 +622,7 @@ async def test_null_clears_nullable_fields(api: Api, database: Database) -> None
             "contactPhone": None,
             "source": None,
             "value": None,
+            "expectedCloseDate": None,
             "score": None,
             "referredById": None,
             "customFields": {},
@@ -620,6 +632,7 @@ async def test_null_clears_nullable_fields(api: Api, database: Database) -> None
     for name in ("companyName", "contactName", "contactEmail", "contactPhone", "source"):
         assert updated[name] is None, name
     assert (updated["value"], updated["score"], updated["referredBy"]) == (None, None, None)
+    assert updated["expectedCloseDate"] is None
     assert updated["customFields"] == {}
     assert updated["version"] == 2
     assert updated["title"] == "Deal"

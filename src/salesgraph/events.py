@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, Index, String, func, text
@@ -106,8 +106,10 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, uuid.UUID | datetime):
-        return value.isoformat() if isinstance(value, datetime) else str(value)
+    if isinstance(value, date):  # dates, and timestamps (a datetime is a date)
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if hasattr(value, "as_tuple"):  # Decimal: keep exact, as a string
         return str(value)
     return value

@@ -14,7 +14,7 @@ import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -42,6 +42,13 @@ def _aware_datetime(value: Any) -> datetime:
     return parsed
 
 
+def _calendar_date(value: Any) -> date:
+    parsed = date.fromisoformat(_text(value))
+    if parsed.isoformat() != value:  # only the YYYY-MM-DD form that `cursor_of` writes
+        raise ValueError("a cursor's dates are YYYY-MM-DD")
+    return parsed
+
+
 def _whole_number(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("expected an integer")
@@ -52,6 +59,7 @@ def _whole_number(value: Any) -> int:
 # here instead of failing in the database.
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "datetime": _aware_datetime,
+    "date": _calendar_date,
     "decimal": lambda value: Decimal(_text(value)),
     "str": _text,
     "int": _whole_number,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import strawberry
@@ -77,6 +77,17 @@ class DateTimeFilter:
     gte: datetime | None = strawberry.field(default=None, description="At or later than.")
     lt: datetime | None = strawberry.field(default=None, description="Earlier than.")
     lte: datetime | None = strawberry.field(default=None, description="At or earlier than.")
+    is_: NullCheckEnum | None = strawberry.field(default=None, name="is", description=_IS)
+
+
+@strawberry.input(description="Conditions on a calendar date; all given conditions must hold.")
+class DateFilter:
+    eq: date | None = strawberry.field(default=None, description=_EQ)
+    neq: date | None = strawberry.field(default=None, description=_NEQ)
+    gt: date | None = strawberry.field(default=None, description="Later than.")
+    gte: date | None = strawberry.field(default=None, description="On or later than.")
+    lt: date | None = strawberry.field(default=None, description="Earlier than.")
+    lte: date | None = strawberry.field(default=None, description="On or earlier than.")
     is_: NullCheckEnum | None = strawberry.field(default=None, name="is", description=_IS)
 
 

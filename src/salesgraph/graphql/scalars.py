@@ -1,12 +1,13 @@
-"""Scalars: exact decimals as strings, timestamps with offsets, JSON objects.
+"""Scalars: exact decimals as strings, timestamps with offsets, calendar dates, JSON objects.
 
-Types annotate fields with plain Python types (Decimal, datetime, JSONObject); SCALAR_MAP tells
-the schema how each is described, serialized and parsed.
+Types annotate fields with plain Python types (Decimal, datetime, date, JSONObject); SCALAR_MAP
+tells the schema how each is described, serialized and parsed.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NewType
 
@@ -17,6 +18,10 @@ from strawberry.types.scalar import ScalarDefinition
 from salesgraph.values import MAX_AMOUNT
 
 JSONObject = NewType("JSONObject", dict[str, Any])
+
+# ISO 8601's extended calendar date only: not the basic (20261127) or week (2026-W48-5) forms
+# that date.fromisoformat also reads.
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _parse_decimal(value: Any) -> Decimal:
@@ -46,6 +51,17 @@ def _parse_datetime(value: Any) -> datetime:
         raise GraphQLError(f"{value!r} is outside the years 1 to 9999 in UTC") from None
 
 
+def _parse_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise GraphQLError('Date values are ISO 8601 strings such as "2026-11-27"')
+    if not _CALENDAR_DATE.fullmatch(value):
+        raise GraphQLError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise GraphQLError(f"{value!r} is not a date of the calendar") from None
+
+
 def _parse_json_object(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise GraphQLError("JSONObject values are JSON objects")
@@ -66,6 +82,12 @@ SCALAR_MAP: dict[object, ScalarDefinition] = {
         '"2026-11-27T08:30:00+00:00". Stored and returned in UTC.',
         serialize=lambda value: value.isoformat(),
         parse_value=_parse_datetime,
+    ),
+    date: strawberry.scalar(
+        name="Date",
+        description='A calendar day without a time or time zone: ISO 8601, such as "2026-11-27".',
+        serialize=lambda value: value.isoformat(),
+        parse_value=_parse_date,
     ),
     JSONObject: strawberry.scalar(
         name="JSONObject",

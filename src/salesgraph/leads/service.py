@@ -11,7 +11,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -58,6 +58,9 @@ MAX_CUSTOM_STRING = 2_000
 MAX_CUSTOM_LIST = 50
 MAX_REASON = 1_000
 MAX_EXACT_INTEGER = 2**53
+# Expected close dates: the years a forecast can sensibly hold (the Date scalar takes 1 to 9999).
+MIN_CLOSE_YEAR = 1900
+MAX_CLOSE_YEAR = 2200
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class LeadChanges:
     owner_id: uuid.UUID | Unset | None = UNSET
     team_id: uuid.UUID | Unset | None = UNSET
     value: Money | Unset | None = UNSET
+    expected_close_date: date | Unset | None = UNSET
     need: Qualification | Unset = UNSET
     budget: Qualification | Unset = UNSET
     authority: Qualification | Unset = UNSET
@@ -199,6 +203,13 @@ def _validate_fields(fields: LeadChanges, errors: Collector) -> dict[str, Any]:
                 fields.value.amount, fields.value.currency, ("value",), errors
             )
             values["value_amount"], values["value_currency"] = amount, currency
+    if not isinstance(fields.expected_close_date, Unset):
+        close = fields.expected_close_date
+        if close is not None and not MIN_CLOSE_YEAR <= close.year <= MAX_CLOSE_YEAR:
+            errors.add(
+                f"must be in the years {MIN_CLOSE_YEAR} to {MAX_CLOSE_YEAR}", "expectedCloseDate"
+            )
+        values["expected_close_date"] = close
     for name in ("need", "budget", "authority", "timing"):
         answer = getattr(fields, name)
         if not isinstance(answer, Unset):
@@ -259,6 +270,7 @@ def _snapshot(lead: Lead) -> dict[str, Any]:
         "team_id": lead.team_id,
         "value_amount": lead.value_amount,
         "value_currency": lead.value_currency,
+        "expected_close_date": lead.expected_close_date,
         "need": lead.need,
         "budget": lead.budget,
         "authority": lead.authority,

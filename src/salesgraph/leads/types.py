@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +16,7 @@ from salesgraph.graphql.context import Info
 from salesgraph.graphql.enums import graphql_enum
 from salesgraph.graphql.errors import UserError, query_error
 from salesgraph.graphql.filters import (
+    DateFilter,
     DateTimeFilter,
     DecimalFilter,
     IDFilter,
@@ -201,6 +202,10 @@ class Lead:
         description="Where the lead came from (web, referral, event, ...)."
     )
     value: Money | None = strawberry.field(description="Expected deal size; null when unknown.")
+    expected_close_date: date | None = strawberry.field(
+        description="The day the lead is expected to close, as its owner estimates it; "
+        "forecasts group open value by its month. Null when not estimated."
+    )
     need: models.Qualification = strawberry.field(description="Do they need what we sell?")
     budget: models.Qualification = strawberry.field(description="Can they afford it?")
     authority: models.Qualification = strawberry.field(description="Are we talking to who decides?")
@@ -394,6 +399,7 @@ class Lead:
                 if amount is not None and currency is not None
                 else None
             ),
+            expected_close_date=loaded.get("expected_close_date"),
             need=loaded.get("need"),  # type: ignore[arg-type]
             budget=loaded.get("budget"),  # type: ignore[arg-type]
             authority=loaded.get("authority"),  # type: ignore[arg-type]
@@ -480,6 +486,10 @@ class LeadFilter:
     value_currency: StringFilter | None = strawberry.field(
         default=None, name="currency", description="Currency of its value."
     )
+    expected_close_date: DateFilter | None = strawberry.field(
+        default=None,
+        description="Its expected close date (is: NULL finds leads without an estimate).",
+    )
     score: IntFilter | None = strawberry.field(default=None, description="Its score.")
     referred_by_id: IDFilter | None = strawberry.field(
         default=None, description="The lead that referred it."
@@ -525,6 +535,9 @@ class LeadOrderField(enum.Enum):
     COMPANY_NAME = strawberry.enum_value("COMPANY_NAME", description="Company, alphabetically.")
     VALUE = strawberry.enum_value(
         "VALUE", description="Value amount (whatever the currency: filter by currency first)."
+    )
+    EXPECTED_CLOSE_DATE = strawberry.enum_value(
+        "EXPECTED_CLOSE_DATE", description="Expected close date."
     )
     SCORE = strawberry.enum_value("SCORE", description="Qualification score.")
     NEXT_FOLLOW_UP_AT = strawberry.enum_value(
@@ -623,6 +636,9 @@ class CreateLeadInput:
     owner_id: strawberry.ID | None = strawberry.field(default=None, description="Owner member.")
     team_id: strawberry.ID | None = strawberry.field(default=None, description="Owning team.")
     value: MoneyInput | None = strawberry.field(default=None, description="Expected deal size.")
+    expected_close_date: date | None = strawberry.field(
+        default=None, description="The day it is expected to close (years 1900 to 2200)."
+    )
     need: models.Qualification = strawberry.field(
         default=models.Qualification.UNKNOWN, description="Need."
     )
@@ -657,6 +673,9 @@ class UpdateLeadInput:
     contact_phone: str | None = strawberry.field(default=strawberry.UNSET, description="Phone.")
     source: str | None = strawberry.field(default=strawberry.UNSET, description="Source.")
     value: MoneyInput | None = strawberry.field(default=strawberry.UNSET, description="Value.")
+    expected_close_date: date | None = strawberry.field(
+        default=strawberry.UNSET, description="Expected close date (years 1900 to 2200)."
+    )
     need: models.Qualification | None = strawberry.field(
         default=strawberry.UNSET, description="Need."
     )
