@@ -14,7 +14,7 @@ Create Date: 2026-11-27 16:00:00.000000
 - Indexes for the metric windows: visits by pipeline and entry / exit time, completed
   activities by pipeline and time, closed leads by pipeline and close time, objections by
   pipeline and time.
-- `leads.expected_close_date`: forecasts group open value by its month.
+- `leads.expected_close_date`: forecasts group open value by its month; lists sort by it.
 """
 
 from collections.abc import Sequence
@@ -115,6 +115,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'COMPLETED' AND deleted_at IS NULL"),
     )
     op.create_index(
+        "ix_leads_expected_close", "leads", ["workspace_id", "expected_close_date", "id"]
+    )
+    op.create_index(
         "ix_leads_closed",
         "leads",
         ["workspace_id", "pipeline_id", "closed_at"],
@@ -174,4 +177,5 @@ def downgrade() -> None:
     op.drop_index("ix_stage_visits_pipeline_entered", table_name="stage_visits")
     op.drop_index("ix_lead_stage_totals_first_entry", table_name="lead_stage_totals")
     op.drop_table("lead_stage_totals")
+    op.drop_index("ix_leads_expected_close", table_name="leads")
     op.drop_column("leads", "expected_close_date")

@@ -20,12 +20,22 @@ from salesgraph.graphql.ratelimit import RateLimiter
 from salesgraph.graphql.scalars import SCALAR_MAP
 from salesgraph.handoffs.schema import HandoffMutation, HandoffQuery
 from salesgraph.leads.schema import LeadMutation, LeadQuery
+from salesgraph.metrics.schema import MetricsQuery
 from salesgraph.objections.schema import ObjectionMutation, ObjectionQuery
 from salesgraph.pipelines.schema import PipelineMutation, PipelineQuery
 from salesgraph.workspaces.schema import WorkspaceMutation, WorkspaceQuery
 
 Query = merge_types(
-    "Query", (WorkspaceQuery, PipelineQuery, LeadQuery, ActivityQuery, ObjectionQuery, HandoffQuery)
+    "Query",
+    (
+        WorkspaceQuery,
+        PipelineQuery,
+        LeadQuery,
+        ActivityQuery,
+        ObjectionQuery,
+        HandoffQuery,
+        MetricsQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",

@@ -134,6 +134,7 @@ class Lead(TenantScoped, Timestamped, Base):
         Index("ix_leads_referred_by", "workspace_id", "referred_by_id"),
         Index("ix_leads_next_follow_up", "workspace_id", "next_follow_up_at", "id"),
         Index("ix_leads_last_activity", "workspace_id", "last_activity_at", "id"),
+        Index("ix_leads_expected_close", "workspace_id", "expected_close_date", "id"),
         Index(
             "ix_leads_closed",
             "workspace_id",

@@ -1,0 +1,509 @@
+# ruff: noqa: S608 - statements are composed from constant fragments; values are bound.
+"""The metrics as SQL: one statement per metric family, computed in the database.
+
+The definitions are those of docs/metrics.md; each statement below says which it computes.
+Every statement names the workspace explicitly (so that indexes lead with it) and runs in a
+session scoped to that workspace, where row-level security admits no other workspace's row.
+
+Statements that can be trended take a list of windows (`:starts`, `:ends`, as arrays) and
+return one group of rows per window, keyed by the window's start: a metric over one window is
+the trend with one bucket, so a trend's bucket always equals the metric over that bucket.
+
+Times in stage and sales cycles are returned in seconds; median is the midpoint of the two
+middle values for even counts (percentile_cont), p90 is the nearest rank ⌈0.9·n⌉
+(percentile_disc).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import TextClause, text
+
+from salesgraph.metrics.scope import MetricScope, Reentry
+
+# Completed outbound work that counts as a touch of the customer.
+TOUCH_TYPES = ("CALL", "EMAIL", "MEETING", "DEMO", "MESSAGE", "CHAT")
+_TOUCH = (
+    "a.status = 'COMPLETED' AND a.deleted_at IS NULL AND a.direction = 'OUTBOUND'"
+    " AND a.type IN ('CALL', 'EMAIL', 'MEETING', 'DEMO', 'MESSAGE', 'CHAT')"
+)
+_DONE = "a.status = 'COMPLETED' AND a.deleted_at IS NULL"
+_WINDOWS = (
+    "windows AS (SELECT * FROM unnest(CAST(:starts AS timestamptz[]),"
+    " CAST(:ends AS timestamptz[])) AS w(start_at, end_at))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A metric statement and its parameters."""
+
+    sql: TextClause
+    params: dict[str, Any]
+
+
+def _leads(alias: str, scope: MetricScope) -> str:
+    """The lead conditions every metric shares: the pipeline, not deleted, the filters."""
+    conditions = [
+        f"{alias}.workspace_id = :ws",
+        f"{alias}.pipeline_id = :pipeline",
+        f"{alias}.deleted_at IS NULL",
+    ]
+    if scope.owner_ids:
+        conditions.append(f"{alias}.owner_id = ANY(CAST(:owners AS uuid[]))")
+    if scope.team_ids:
+        conditions.append(f"{alias}.team_id = ANY(CAST(:teams AS uuid[]))")
+    if scope.sources:
+        conditions.append(f"{alias}.source = ANY(CAST(:sources AS text[]))")
+    return " AND ".join(conditions)
+
+
+def _params(
+    scope: MetricScope, windows: list[tuple[datetime, datetime]] | None = None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "ws": scope.workspace_id,
+        "pipeline": scope.pipeline_id,
+        "start": scope.start,
+        "end": scope.end,
+    }
+    chosen = windows if windows is not None else scope.windows()
+    params["starts"] = [start for start, _ in chosen]
+    params["ends"] = [end for _, end in chosen]
+    if scope.owner_ids:
+        params["owners"] = list(scope.owner_ids)
+    if scope.team_ids:
+        params["teams"] = list(scope.team_ids)
+    if scope.sources:
+        params["sources"] = list(scope.sources)
+    return params
+
+
+def _join_lead(alias: str, scope: MetricScope) -> str:
+    on = f"l.workspace_id = {alias}.workspace_id AND l.id = {alias}.lead_id"
+    return f"JOIN leads l ON {on} AND {_leads('l', scope)}"
+
+
+def funnel(scope: MetricScope, reentry: Reentry) -> Statement:
+    """Per stage: entered, advanced, still open, lost, time in stage, actions.
+
+    FIRST_ENTRY reads lead_stage_totals (one row per lead and stage, exact); EVERY_ENTRY reads
+    the visits. Archived stages appear only when something happened in them in the window.
+    """
+    if reentry is Reentry.FIRST_ENTRY:
+        counted = f"""
+        counted AS (
+            SELECT t.stage_id, t.advanced, t.open_visit_count > 0 AS still_open,
+                   CASE WHEN t.open_visit_count = 0
+                        THEN extract(epoch FROM t.time_in_stage)::float8 END AS seconds
+            FROM lead_stage_totals t {_join_lead("t", scope)}
+            WHERE t.workspace_id = :ws AND t.pipeline_id = :pipeline
+              AND t.first_entered_at >= :start AND t.first_entered_at < :end
+        )"""
+        lost_count = "count(DISTINCT v.lead_id)"
+    else:
+        counted = f"""
+        counted AS (
+            SELECT v.stage_id, v.exit IN ('FORWARD', 'WON') AS advanced,
+                   v.exited_at IS NULL AS still_open,
+                   extract(epoch FROM v.exited_at - v.entered_at)::float8 AS seconds
+            FROM stage_visits v {_join_lead("v", scope)}
+            WHERE v.workspace_id = :ws AND v.pipeline_id = :pipeline
+              AND v.entered_at >= :start AND v.entered_at < :end
+        )"""
+        lost_count = "count(*)"
+    sql = f"""
+    WITH {counted},
+    entered AS (
+        SELECT stage_id,
+               count(*) AS entered,
+               count(*) FILTER (WHERE advanced) AS advanced,
+               count(*) FILTER (WHERE still_open) AS still_open,
+               count(seconds) AS finished,
+               avg(seconds) AS mean_seconds,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS median_seconds,
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY seconds) AS p90_seconds
+        FROM counted GROUP BY stage_id
+    ),
+    lost AS (
+        SELECT v.stage_id, {lost_count} AS lost
+        FROM stage_visits v {_join_lead("v", scope)}
+        WHERE v.workspace_id = :ws AND v.pipeline_id = :pipeline AND v.exit = 'LOST'
+          AND v.exited_at >= :start AND v.exited_at < :end
+        GROUP BY v.stage_id
+    ),
+    actions AS (
+        SELECT a.stage_id, count(*) AS actions
+        FROM activities a {_join_lead("a", scope)}
+        WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+          AND a.occurred_at >= :start AND a.occurred_at < :end
+        GROUP BY a.stage_id
+    )
+    SELECT s.id AS stage_id,
+           coalesce(e.entered, 0) AS entered,
+           coalesce(e.advanced, 0) AS advanced,
+           coalesce(e.still_open, 0) AS still_open,
+           coalesce(lo.lost, 0) AS lost,
+           coalesce(e.finished, 0) AS finished,
+           e.mean_seconds, e.median_seconds, e.p90_seconds,
+           coalesce(ac.actions, 0) AS actions
+    FROM stages s
+    LEFT JOIN entered e ON e.stage_id = s.id
+    LEFT JOIN lost lo ON lo.stage_id = s.id
+    LEFT JOIN actions ac ON ac.stage_id = s.id
+    WHERE s.workspace_id = :ws AND s.pipeline_id = :pipeline
+      AND (s.archived_at IS NULL OR e.stage_id IS NOT NULL OR lo.stage_id IS NOT NULL
+           OR ac.stage_id IS NOT NULL)
+    ORDER BY s.position
+    """
+    return Statement(text(sql), _params(scope))
+
+
+def _open_at_end(scope: MetricScope) -> str:
+    """Leads open at the end of each window, at the stage they were in then.
+
+    "At the end" is the instant just before `end`: a visit counts when it began before `end`
+    and had not ended before it. Stalled is judged at the earlier of `end` and now.
+    """
+    stalled_at = "least(w.end_at, now())"
+    return f"""
+    open_visits AS (
+        SELECT w.start_at, v.lead_id, v.stage_id, v.entered_at, {stalled_at} AS judged_at
+        FROM windows w JOIN stage_visits v
+          ON v.workspace_id = :ws AND v.pipeline_id = :pipeline
+         AND v.entered_at < w.end_at AND v.exited_at IS NULL
+        UNION ALL
+        SELECT w.start_at, v.lead_id, v.stage_id, v.entered_at, {stalled_at}
+        FROM windows w JOIN stage_visits v
+          ON v.workspace_id = :ws AND v.pipeline_id = :pipeline
+         AND v.exited_at >= w.end_at AND v.entered_at < w.end_at
+    ),
+    open_leads AS (
+        SELECT o.start_at, o.lead_id, o.stage_id, l.value_amount, l.value_currency,
+               l.expected_close_date, s.win_probability,
+               CASE
+                   WHEN s.target_days IS NULL THEN false
+                   WHEN o.judged_at - o.entered_at > make_interval(days => s.target_days)
+                       THEN true
+                   ELSE o.judged_at - greatest(l.created_at, (
+                       SELECT max(a.occurred_at) FROM activities a
+                       WHERE a.workspace_id = :ws AND a.lead_id = o.lead_id
+                         AND a.at < o.judged_at AND {_DONE}
+                   )) > make_interval(days => s.target_days)
+               END AS stalled
+        FROM open_visits o
+        JOIN leads l ON l.workspace_id = :ws AND l.id = o.lead_id AND {_leads("l", scope)}
+        JOIN stages s ON s.workspace_id = :ws AND s.id = o.stage_id
+    )"""
+
+
+def outcomes(
+    scope: MetricScope, windows: list[tuple[datetime, datetime]] | None = None
+) -> Statement:
+    """Per window: won, lost, win rate inputs, sales cycles, open leads, stalled leads."""
+    sql = f"""
+    WITH {_WINDOWS},
+    closed AS (
+        SELECT w.start_at, l.status, extract(epoch FROM l.closed_at - l.created_at)::float8 AS cycle
+        FROM windows w JOIN leads l
+          ON l.closed_at >= w.start_at AND l.closed_at < w.end_at AND {_leads("l", scope)}
+        WHERE l.status IN ('WON', 'LOST')
+    ),
+    closed_stats AS (
+        SELECT start_at,
+               count(*) FILTER (WHERE status = 'WON') AS won,
+               count(*) FILTER (WHERE status = 'LOST') AS lost,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle)
+                   FILTER (WHERE status = 'WON') AS median_cycle_seconds,
+               avg(cycle) FILTER (WHERE status = 'WON') AS mean_cycle_seconds
+        FROM closed GROUP BY start_at
+    ),
+    {_open_at_end(scope).strip()},
+    open_stats AS (
+        SELECT start_at, count(*) AS open_leads, count(*) FILTER (WHERE stalled) AS stalled
+        FROM open_leads GROUP BY start_at
+    ),
+    created AS (
+        SELECT w.start_at, count(*) AS created
+        FROM windows w JOIN leads l
+          ON l.created_at >= w.start_at AND l.created_at < w.end_at AND {_leads("l", scope)}
+        GROUP BY w.start_at
+    ),
+    actions AS (
+        SELECT w.start_at, count(*) AS actions
+        FROM windows w JOIN activities a
+          ON a.workspace_id = :ws AND a.pipeline_id = :pipeline
+         AND a.occurred_at >= w.start_at AND a.occurred_at < w.end_at AND {_DONE}
+        {_join_lead("a", scope)}
+        GROUP BY w.start_at
+    )
+    SELECT w.start_at, w.end_at,
+           coalesce(c.won, 0) AS won, coalesce(c.lost, 0) AS lost,
+           c.median_cycle_seconds, c.mean_cycle_seconds,
+           coalesce(o.open_leads, 0) AS open_leads, coalesce(o.stalled, 0) AS stalled,
+           coalesce(cr.created, 0) AS created, coalesce(ac.actions, 0) AS actions
+    FROM windows w
+    LEFT JOIN closed_stats c ON c.start_at = w.start_at
+    LEFT JOIN open_stats o ON o.start_at = w.start_at
+    LEFT JOIN created cr ON cr.start_at = w.start_at
+    LEFT JOIN actions ac ON ac.start_at = w.start_at
+    ORDER BY w.start_at
+    """
+    return Statement(text(sql), _params(scope, windows))
+
+
+def money(scope: MetricScope, windows: list[tuple[datetime, datetime]] | None = None) -> Statement:
+    """Per window and currency: won value and average deal size of leads won in the window,
+    pipeline value and weighted forecast of leads open at its end."""
+    sql = f"""
+    WITH {_WINDOWS},
+    won AS (
+        SELECT w.start_at, l.value_currency AS currency, count(*) AS won_with_value,
+               sum(l.value_amount) AS won_value, avg(l.value_amount) AS average_deal_size
+        FROM windows w JOIN leads l
+          ON l.closed_at >= w.start_at AND l.closed_at < w.end_at AND {_leads("l", scope)}
+        WHERE l.status = 'WON' AND l.value_amount IS NOT NULL
+        GROUP BY w.start_at, l.value_currency
+    ),
+    {_open_at_end(scope).strip()},
+    open_value AS (
+        SELECT start_at, value_currency AS currency, count(*) AS open_with_value,
+               sum(value_amount) AS pipeline_value,
+               sum(value_amount * win_probability) AS weighted_forecast
+        FROM open_leads WHERE value_amount IS NOT NULL
+        GROUP BY start_at, value_currency
+    )
+    SELECT coalesce(wo.start_at, ov.start_at) AS start_at,
+           coalesce(wo.currency, ov.currency) AS currency,
+           coalesce(wo.won_with_value, 0) AS won_with_value,
+           coalesce(wo.won_value, 0) AS won_value, wo.average_deal_size,
+           coalesce(ov.open_with_value, 0) AS open_with_value,
+           coalesce(ov.pipeline_value, 0) AS pipeline_value,
+           coalesce(ov.weighted_forecast, 0) AS weighted_forecast
+    FROM won wo FULL JOIN open_value ov
+      ON ov.start_at = wo.start_at AND ov.currency = wo.currency
+    ORDER BY 1, 2
+    """
+    return Statement(text(sql), _params(scope, windows))
+
+
+def forecast_by_month(scope: MetricScope) -> Statement:
+    """Open value at the end of the window by expected close month and currency."""
+    sql = f"""
+    WITH {_WINDOWS},
+    {_open_at_end(scope).strip()}
+    SELECT date_trunc('month', expected_close_date)::date AS month, value_currency AS currency,
+           count(*) AS leads, sum(value_amount) AS pipeline_value,
+           sum(value_amount * win_probability) AS weighted_forecast
+    FROM open_leads WHERE value_amount IS NOT NULL
+    GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 2
+    """
+    return Statement(text(sql), _params(scope))
+
+
+def stage_state(scope: MetricScope) -> Statement:
+    """Per stage: leads open at the end of the window there, and how many of them stalled."""
+    sql = f"""
+    WITH {_WINDOWS},
+    {_open_at_end(scope).strip()}
+    SELECT stage_id, count(*) AS open_leads, count(*) FILTER (WHERE stalled) AS stalled
+    FROM open_leads GROUP BY stage_id
+    """
+    return Statement(text(sql), _params(scope))
+
+
+def persistence(
+    scope: MetricScope, windows: list[tuple[datetime, datetime]] | None = None
+) -> Statement:
+    """Per window: touches before each win as buckets 0..5 (5 = five or more); touches after
+    the first NEGATIVE outcome on each lost lead, the same way (-1 = lost without one)."""
+    sql = f"""
+    WITH {_WINDOWS},
+    closed AS (
+        SELECT w.start_at, l.id, l.status, l.closed_at
+        FROM windows w JOIN leads l
+          ON l.closed_at >= w.start_at AND l.closed_at < w.end_at AND {_leads("l", scope)}
+        WHERE l.status IN ('WON', 'LOST')
+    ),
+    won AS (
+        SELECT c.start_at, (
+            SELECT count(*) FROM activities a
+            WHERE a.workspace_id = :ws AND a.lead_id = c.id AND a.at < c.closed_at
+              AND a.occurred_at < c.closed_at AND {_TOUCH}
+        ) AS touches
+        FROM closed c WHERE c.status = 'WON'
+    ),
+    rejected AS (
+        SELECT c.start_at, c.id, c.closed_at, (
+            SELECT min(a.occurred_at) FROM activities a
+            WHERE a.workspace_id = :ws AND a.lead_id = c.id AND a.at <= c.closed_at
+              AND {_DONE} AND a.outcome = 'NEGATIVE'
+        ) AS rejected_at
+        FROM closed c WHERE c.status = 'LOST'
+    ),
+    lost AS (
+        SELECT r.start_at, CASE WHEN r.rejected_at IS NULL THEN NULL ELSE (
+            SELECT count(*) FROM activities a
+            WHERE a.workspace_id = :ws AND a.lead_id = r.id
+              AND a.at > r.rejected_at AND a.at <= r.closed_at
+              AND a.occurred_at > r.rejected_at AND a.occurred_at <= r.closed_at AND {_TOUCH}
+        ) END AS touches
+        FROM rejected r
+    )
+    SELECT start_at, 'WON' AS outcome, least(touches, 5) AS touches, count(*) AS leads
+    FROM won GROUP BY 1, 3
+    UNION ALL
+    SELECT start_at, 'LOST', CASE WHEN touches IS NULL THEN -1 ELSE least(touches, 5) END,
+           count(*)
+    FROM lost GROUP BY 1, 3
+    ORDER BY 1, 2, 3
+    """
+    return Statement(text(sql), _params(scope, windows))
+
+
+def activity_mix(scope: MetricScope) -> Statement:
+    """Completed activities in the window by type and outcome: count and time spent."""
+    sql = f"""
+    SELECT a.type::text AS type, a.outcome::text AS outcome, count(*) AS activities,
+           coalesce(sum(a.duration_seconds), 0) AS seconds
+    FROM activities a {_join_lead("a", scope)}
+    WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+      AND a.occurred_at >= :start AND a.occurred_at < :end
+    GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST
+    """
+    return Statement(text(sql), _params(scope))
+
+
+def techniques(scope: MetricScope) -> Statement:
+    """Approach methods and closing techniques used in the window: the leads they were used on
+    (per stage, and over all stages) and how many of those advanced from that stage."""
+    sql = f"""
+    WITH used AS (
+        SELECT DISTINCT 'APPROACH' AS kind, a.approach_method::text AS technique,
+               a.lead_id, a.stage_id
+        FROM activities a {_join_lead("a", scope)}
+        WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+          AND a.occurred_at >= :start AND a.occurred_at < :end
+          AND a.approach_method IS NOT NULL
+        UNION
+        SELECT DISTINCT 'CLOSING', a.closing_technique::text, a.lead_id, a.stage_id
+        FROM activities a {_join_lead("a", scope)}
+        WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+          AND a.occurred_at >= :start AND a.occurred_at < :end
+          AND a.closing_technique IS NOT NULL
+    ),
+    judged AS (
+        SELECT u.kind, u.technique, u.lead_id, u.stage_id, coalesce(t.advanced, false) AS advanced
+        FROM used u LEFT JOIN lead_stage_totals t
+          ON t.workspace_id = :ws AND t.lead_id = u.lead_id AND t.stage_id = u.stage_id
+    )
+    SELECT kind, technique, stage_id, count(DISTINCT lead_id) AS leads,
+           count(DISTINCT lead_id) FILTER (WHERE advanced) AS advanced
+    FROM judged GROUP BY GROUPING SETS ((kind, technique, stage_id), (kind, technique))
+    ORDER BY 1, 2, 3 NULLS FIRST
+    """
+    return Statement(text(sql), _params(scope))
+
+
+def objections(scope: MetricScope) -> Statement:
+    """Objections raised in the window by category (and by stage): count, resolved, and the
+    won and lost leads among the closed leads that raised one."""
+    sql = f"""
+    SELECT o.category::text AS category, o.stage_id, count(*) AS raised,
+           count(*) FILTER (WHERE o.status = 'RESOLVED') AS resolved,
+           count(DISTINCT o.lead_id) AS leads,
+           count(DISTINCT o.lead_id) FILTER (WHERE l.status = 'WON') AS won,
+           count(DISTINCT o.lead_id) FILTER (WHERE l.status = 'LOST') AS lost
+    FROM objections o {_join_lead("o", scope)}
+    WHERE o.workspace_id = :ws AND o.pipeline_id = :pipeline
+      AND o.raised_at >= :start AND o.raised_at < :end
+    GROUP BY GROUPING SETS ((o.category, o.stage_id), (o.category))
+    ORDER BY 1, 2 NULLS FIRST
+    """
+    return Statement(text(sql), _params(scope))
+
+
+def leaderboard(scope: MetricScope) -> Statement:
+    """Per member: leads created, won and lost in the window among the leads they own now,
+    the median sales cycle of those wins, and the activities they completed in the window."""
+    sql = f"""
+    WITH owned AS (
+        SELECT l.owner_id AS member_id,
+               count(*) FILTER (WHERE l.created_at >= :start AND l.created_at < :end) AS created,
+               count(*) FILTER (WHERE l.status = 'WON' AND l.closed_at >= :start
+                                AND l.closed_at < :end) AS won,
+               count(*) FILTER (WHERE l.status = 'LOST' AND l.closed_at >= :start
+                                AND l.closed_at < :end) AS lost,
+               percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM l.closed_at - l.created_at)::float8
+               ) FILTER (WHERE l.status = 'WON' AND l.closed_at >= :start
+                         AND l.closed_at < :end) AS median_cycle_seconds
+        FROM leads l
+        WHERE {_leads("l", scope)} AND l.owner_id IS NOT NULL
+          AND ((l.created_at >= :start AND l.created_at < :end)
+               OR (l.closed_at >= :start AND l.closed_at < :end))
+        GROUP BY l.owner_id
+    ),
+    done AS (
+        SELECT a.completed_by_member_id AS member_id, count(*) AS actions
+        FROM activities a {_join_lead("a", scope)}
+        WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+          AND a.occurred_at >= :start AND a.occurred_at < :end
+          AND a.completed_by_member_id IS NOT NULL
+        GROUP BY 1
+    )
+    SELECT coalesce(o.member_id, d.member_id) AS member_id,
+           coalesce(o.created, 0) AS created, coalesce(o.won, 0) AS won,
+           coalesce(o.lost, 0) AS lost, o.median_cycle_seconds,
+           coalesce(d.actions, 0) AS actions
+    FROM owned o FULL JOIN done d ON d.member_id = o.member_id
+    ORDER BY won DESC, actions DESC, member_id
+    """
+    return Statement(text(sql), _params(scope))
+
+
+def won_value_by_owner(scope: MetricScope) -> Statement:
+    """Per member and currency: value of the leads they own that were won in the window."""
+    sql = f"""
+    SELECT l.owner_id AS member_id, l.value_currency AS currency, sum(l.value_amount) AS won_value
+    FROM leads l
+    WHERE {_leads("l", scope)} AND l.owner_id IS NOT NULL AND l.status = 'WON'
+      AND l.closed_at >= :start AND l.closed_at < :end AND l.value_amount IS NOT NULL
+    GROUP BY 1, 2 ORDER BY 1, 2
+    """
+    return Statement(text(sql), _params(scope))
+
+
+def stage_activities(scope: MetricScope) -> Statement:
+    """Per stage: completed activities in the window by type (the process map's middle column)."""
+    sql = f"""
+    SELECT a.stage_id, a.type::text AS type, count(*) AS activities,
+           coalesce(sum(a.duration_seconds), 0) AS seconds
+    FROM activities a {_join_lead("a", scope)}
+    WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+      AND a.occurred_at >= :start AND a.occurred_at < :end
+    GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2
+    """
+    return Statement(text(sql), _params(scope))
+
+
+# Every metric statement for one scope, by name: what the benchmark times.
+METRIC_QUERIES: Mapping[str, Callable[[MetricScope], Statement]] = {
+    "funnel (first entry)": lambda scope: funnel(scope, Reentry.FIRST_ENTRY),
+    "funnel (every entry)": lambda scope: funnel(scope, Reentry.EVERY_ENTRY),
+    "outcomes": outcomes,
+    "money": money,
+    "forecast by month": forecast_by_month,
+    "stage state": stage_state,
+    "persistence": persistence,
+    "activity mix": activity_mix,
+    "techniques": techniques,
+    "objections": objections,
+    "leaderboard": leaderboard,
+    "won value by owner": won_value_by_owner,
+    "stage activities": stage_activities,
+}
