@@ -84,6 +84,12 @@ class ClosingTechnique(enum.StrEnum):
 
 MAX_DURATION_SECONDS = 7 * 24 * 3600
 
+# A touch of the customer: completed outbound contact (the persistence metrics count them).
+TOUCH_CONDITION = (
+    "status = 'COMPLETED' AND deleted_at IS NULL AND direction = 'OUTBOUND'"
+    " AND type IN ('CALL', 'EMAIL', 'MEETING', 'DEMO', 'MESSAGE', 'CHAT')"
+)
+
 
 class Activity(TenantScoped, Timestamped, Base):
     """A piece of work on a lead: done (COMPLETED), to do (PLANNED) or called off (CANCELED).
@@ -172,12 +178,38 @@ class Activity(TenantScoped, Timestamped, Base):
             "id",
             postgresql_where=text("status = 'PLANNED' AND deleted_at IS NULL"),
         ),
+        # Covering: the metrics of completed work read only this index.
         Index(
             "ix_activities_completed",
             "workspace_id",
             "pipeline_id",
             "occurred_at",
+            postgresql_include=[
+                "stage_id",
+                "lead_id",
+                "type",
+                "outcome",
+                "duration_seconds",
+                "completed_by_member_id",
+            ],
             postgresql_where=text("status = 'COMPLETED' AND deleted_at IS NULL"),
+        ),
+        # A lead's touches and rejections, counted by the persistence metrics.
+        Index(
+            "ix_activities_touches",
+            "workspace_id",
+            "lead_id",
+            "occurred_at",
+            postgresql_where=text(TOUCH_CONDITION),
+        ),
+        Index(
+            "ix_activities_rejections",
+            "workspace_id",
+            "lead_id",
+            "occurred_at",
+            postgresql_where=text(
+                "status = 'COMPLETED' AND deleted_at IS NULL AND outcome = 'NEGATIVE'"
+            ),
         ),
         Index(
             "uq_activities_external_id",

@@ -136,6 +136,12 @@ class Lead(TenantScoped, Timestamped, Base):
         Index("ix_leads_last_activity", "workspace_id", "last_activity_at", "id"),
         Index("ix_leads_expected_close", "workspace_id", "expected_close_date", "id"),
         Index(
+            "ix_leads_deleted",
+            "workspace_id",
+            "id",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
+        Index(
             "ix_leads_closed",
             "workspace_id",
             "pipeline_id",
@@ -189,6 +195,14 @@ class StageVisit(TenantScoped, Base):
         Index("ix_stage_visits_stage", "workspace_id", "stage_id", "entered_at"),
         Index("ix_stage_visits_pipeline_entered", "workspace_id", "pipeline_id", "entered_at"),
         Index("ix_stage_visits_pipeline_exited", "workspace_id", "pipeline_id", "exited_at"),
+        Index(
+            "ix_stage_visits_lost",
+            "workspace_id",
+            "pipeline_id",
+            "exited_at",
+            postgresql_include=["stage_id", "lead_id"],
+            postgresql_where=text("exit = 'LOST'"),
+        ),
     )
 
 
@@ -215,13 +229,20 @@ class LeadStageTotal(WorkspaceScoped, Base):
     advanced: Mapped[bool] = mapped_column(Boolean)
     last_exited_at: Mapped[datetime | None] = mapped_column()
 
+    # Derived from stage_visits, whose foreign keys hold: no foreign keys of its own.
     __table_args__ = (
-        ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"]),
-        ForeignKeyConstraint(
-            ["workspace_id", "pipeline_id", "stage_id"],
-            ["stages.workspace_id", "stages.pipeline_id", "stages.id"],
-        ),
+        # Covering: FIRST_ENTRY funnels read only this index.
         Index(
-            "ix_lead_stage_totals_first_entry", "workspace_id", "pipeline_id", "first_entered_at"
+            "ix_lead_stage_totals_first_entry",
+            "workspace_id",
+            "pipeline_id",
+            "first_entered_at",
+            postgresql_include=[
+                "stage_id",
+                "lead_id",
+                "advanced",
+                "open_visit_count",
+                "time_in_stage",
+            ],
         ),
     )

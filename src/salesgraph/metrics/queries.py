@@ -84,8 +84,26 @@ def _params(
 
 
 def _join_lead(alias: str, scope: MetricScope) -> str:
+    """A join to the row's lead, for statements that read the lead's columns."""
     on = f"l.workspace_id = {alias}.workspace_id AND l.id = {alias}.lead_id"
     return f"JOIN leads l ON {on} AND {_leads('l', scope)}"
+
+
+def _counted(alias: str, scope: MetricScope) -> str:
+    """The row's lead counts: a condition for rows that carry lead_id and pipeline_id.
+
+    Without lead filters, this only excludes deleted leads, through the small partial index
+    of deleted leads, instead of joining every lead of the pipeline.
+    """
+    if scope.owner_ids or scope.team_ids or scope.sources:
+        return (
+            f"EXISTS (SELECT FROM leads l WHERE l.workspace_id = :ws AND l.id = {alias}.lead_id"
+            f" AND {_leads('l', scope)})"
+        )
+    return (
+        "NOT EXISTS (SELECT FROM leads d WHERE d.workspace_id = :ws"
+        f" AND d.id = {alias}.lead_id AND d.deleted_at IS NOT NULL)"
+    )
 
 
 def funnel(scope: MetricScope, reentry: Reentry) -> Statement:
@@ -100,8 +118,9 @@ def funnel(scope: MetricScope, reentry: Reentry) -> Statement:
             SELECT t.stage_id, t.advanced, t.open_visit_count > 0 AS still_open,
                    CASE WHEN t.open_visit_count = 0
                         THEN extract(epoch FROM t.time_in_stage)::float8 END AS seconds
-            FROM lead_stage_totals t {_join_lead("t", scope)}
+            FROM lead_stage_totals t
             WHERE t.workspace_id = :ws AND t.pipeline_id = :pipeline
+              AND {_counted("t", scope)}
               AND t.first_entered_at >= :start AND t.first_entered_at < :end
         )"""
         lost_count = "count(DISTINCT v.lead_id)"
@@ -111,8 +130,9 @@ def funnel(scope: MetricScope, reentry: Reentry) -> Statement:
             SELECT v.stage_id, v.exit IN ('FORWARD', 'WON') AS advanced,
                    v.exited_at IS NULL AS still_open,
                    extract(epoch FROM v.exited_at - v.entered_at)::float8 AS seconds
-            FROM stage_visits v {_join_lead("v", scope)}
+            FROM stage_visits v
             WHERE v.workspace_id = :ws AND v.pipeline_id = :pipeline
+              AND {_counted("v", scope)}
               AND v.entered_at >= :start AND v.entered_at < :end
         )"""
         lost_count = "count(*)"
@@ -131,15 +151,17 @@ def funnel(scope: MetricScope, reentry: Reentry) -> Statement:
     ),
     lost AS (
         SELECT v.stage_id, {lost_count} AS lost
-        FROM stage_visits v {_join_lead("v", scope)}
+        FROM stage_visits v
         WHERE v.workspace_id = :ws AND v.pipeline_id = :pipeline AND v.exit = 'LOST'
+          AND {_counted("v", scope)}
           AND v.exited_at >= :start AND v.exited_at < :end
         GROUP BY v.stage_id
     ),
     actions AS (
         SELECT a.stage_id, count(*) AS actions
-        FROM activities a {_join_lead("a", scope)}
+        FROM activities a
         WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+          AND {_counted("a", scope)}
           AND a.occurred_at >= :start AND a.occurred_at < :end
         GROUP BY a.stage_id
     )
@@ -238,7 +260,7 @@ def outcomes(
         FROM windows w JOIN activities a
           ON a.workspace_id = :ws AND a.pipeline_id = :pipeline
          AND a.occurred_at >= w.start_at AND a.occurred_at < w.end_at AND {_DONE}
-        {_join_lead("a", scope)}
+        WHERE {_counted("a", scope)}
         GROUP BY w.start_at
     )
     SELECT w.start_at, w.end_at,
@@ -323,13 +345,13 @@ def persistence(
     the first NEGATIVE outcome on each lost lead, the same way (-1 = lost without one)."""
     sql = f"""
     WITH {_WINDOWS},
-    closed AS (
+    closed AS MATERIALIZED (
         SELECT w.start_at, l.id, l.status, l.closed_at
         FROM windows w JOIN leads l
           ON l.closed_at >= w.start_at AND l.closed_at < w.end_at AND {_leads("l", scope)}
         WHERE l.status IN ('WON', 'LOST')
     ),
-    won AS (
+    won AS MATERIALIZED (
         SELECT c.start_at, (
             SELECT count(*) FROM activities a
             WHERE a.workspace_id = :ws AND a.lead_id = c.id AND a.at < c.closed_at
@@ -337,7 +359,7 @@ def persistence(
         ) AS touches
         FROM closed c WHERE c.status = 'WON'
     ),
-    rejected AS (
+    rejected AS MATERIALIZED (
         SELECT c.start_at, c.id, c.closed_at, (
             SELECT min(a.occurred_at) FROM activities a
             WHERE a.workspace_id = :ws AND a.lead_id = c.id AND a.at <= c.closed_at
@@ -345,7 +367,7 @@ def persistence(
         ) AS rejected_at
         FROM closed c WHERE c.status = 'LOST'
     ),
-    lost AS (
+    lost AS MATERIALIZED (
         SELECT r.start_at, CASE WHEN r.rejected_at IS NULL THEN NULL ELSE (
             SELECT count(*) FROM activities a
             WHERE a.workspace_id = :ws AND a.lead_id = r.id
@@ -370,8 +392,9 @@ def activity_mix(scope: MetricScope) -> Statement:
     sql = f"""
     SELECT a.type::text AS type, a.outcome::text AS outcome, count(*) AS activities,
            coalesce(sum(a.duration_seconds), 0) AS seconds
-    FROM activities a {_join_lead("a", scope)}
+    FROM activities a
     WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+      AND {_counted("a", scope)}
       AND a.occurred_at >= :start AND a.occurred_at < :end
     GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST
     """
@@ -385,14 +408,16 @@ def techniques(scope: MetricScope) -> Statement:
     WITH used AS (
         SELECT DISTINCT 'APPROACH' AS kind, a.approach_method::text AS technique,
                a.lead_id, a.stage_id
-        FROM activities a {_join_lead("a", scope)}
+        FROM activities a
         WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+          AND {_counted("a", scope)}
           AND a.occurred_at >= :start AND a.occurred_at < :end
           AND a.approach_method IS NOT NULL
         UNION
         SELECT DISTINCT 'CLOSING', a.closing_technique::text, a.lead_id, a.stage_id
-        FROM activities a {_join_lead("a", scope)}
+        FROM activities a
         WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+          AND {_counted("a", scope)}
           AND a.occurred_at >= :start AND a.occurred_at < :end
           AND a.closing_technique IS NOT NULL
     ),
@@ -450,8 +475,9 @@ def leaderboard(scope: MetricScope) -> Statement:
     ),
     done AS (
         SELECT a.completed_by_member_id AS member_id, count(*) AS actions
-        FROM activities a {_join_lead("a", scope)}
+        FROM activities a
         WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+          AND {_counted("a", scope)}
           AND a.occurred_at >= :start AND a.occurred_at < :end
           AND a.completed_by_member_id IS NOT NULL
         GROUP BY 1
@@ -483,8 +509,9 @@ def stage_activities(scope: MetricScope) -> Statement:
     sql = f"""
     SELECT a.stage_id, a.type::text AS type, count(*) AS activities,
            coalesce(sum(a.duration_seconds), 0) AS seconds
-    FROM activities a {_join_lead("a", scope)}
+    FROM activities a
     WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
+      AND {_counted("a", scope)}
       AND a.occurred_at >= :start AND a.occurred_at < :end
     GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2
     """

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesgraph.metrics import queries
@@ -21,6 +22,7 @@ from salesgraph.metrics.queries import Statement
 from salesgraph.metrics.scope import MetricScope, Reentry
 
 DAY_SECONDS = 86_400
+SORT_MEMORY = "64MB"
 # Money results are exact decimals; ratios of money (averages, velocity) are kept to this many
 # places, more than any currency's minor unit.
 MONEY_PLACES = Decimal("0.0001")
@@ -57,6 +59,8 @@ class StageFunnelRow:
 async def funnel(
     session: AsyncSession, scope: MetricScope, reentry: Reentry
 ) -> list[StageFunnelRow]:
+    # The times in stage are sorted in memory: give the sort room (this transaction only).
+    await session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
     rows = await _rows(session, queries.funnel(scope, reentry))
     state = {row.stage_id: row for row in await _rows(session, queries.stage_state(scope))}
     result = []
