@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import asyncpg
@@ -260,19 +261,113 @@ def api_key_revoke(context: _Context, key_id: uuid.UUID) -> None:
 
 @main.command("seed-demo")
 @click.option(
-    "--leads", "lead_count", default=300, show_default=True, type=click.IntRange(0, 100_000)
+    "--leads",
+    "lead_count",
+    default=300,
+    show_default=True,
+    type=click.IntRange(0, 1_000_000),
+    help="Leads to create, each with its history.",
 )
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed.")
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    help="When the histories end, in UTC  [default: the start of the current UTC day]",
+)
+@click.option(
+    "--days",
+    default=730,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    help="Days of history before --until that leads are created in.",
+)
+@click.option("--reps", type=click.IntRange(2, 300), help="Sales reps  [default: by --leads]")
+@click.option("--reopen-share", type=click.FloatRange(0, 1), help="Lost leads later reopened.")
+@click.option(
+    "--handoff-share",
+    type=click.FloatRange(0, 1),
+    help="Inside sales leads handed to field sales at the presentation.",
+)
+@click.option(
+    "--duration-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.01, 100),
+    help="Multiplies every stage's mean days.",
+)
+@click.option(
+    "--activity-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 100),
+    help="Multiplies every stage's activities per visit.",
+)
+@click.option("--events", is_flag=True, help="Also write domain events (lead timelines).")
+@click.option(
+    "--chunk-size",
+    default=50_000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Leads built and copied at a time.",
+)
 @pass_context
-def seed_demo(context: _Context, lead_count: int, seed: int) -> None:
-    """Create a demo workspace with deterministic data; print its admin key."""
+def seed_demo(
+    context: _Context,
+    lead_count: int,
+    seed: int,
+    until: datetime | None,
+    days: int,
+    reps: int | None,
+    reopen_share: float | None,
+    handoff_share: float | None,
+    duration_scale: float,
+    activity_scale: float,
+    events: bool,
+    chunk_size: int,
+) -> None:
+    """Create a demo workspace with deterministic sales histories; print its admin key.
+
+    The same --seed and --until give the same rows. The parameters the histories are drawn from
+    (stage advance/back/lost probabilities, mean days, activities per visit, ...) are printed
+    first, then progress, row counts and timings. Rows are built and written with COPY in
+    chunks of --chunk-size leads (memory stays bounded), in one transaction. Domain events are
+    not written unless --events is given (at scale they would be the largest table): without
+    them, lead timelines are empty.
+    """
     from salesgraph import demo as demo_data
 
-    async def work(session: object) -> tuple[uuid.UUID, str]:
-        return await demo_data.seed_demo_workspace(session, leads=lead_count, seed=seed)  # type: ignore[arg-type]
+    try:
+        shape = demo_data.DemoShape().tuned(
+            days=duration_scale,
+            activities=activity_scale,
+            reopen_share=reopen_share,
+            handoff_share=handoff_share,
+        )
+        plan = demo_data.DemoPlan(
+            leads=lead_count,
+            seed=seed,
+            until=until.replace(tzinfo=UTC) if until else demo_data.start_of_utc_day(),
+            days=days,
+            reps=reps,
+            shape=shape,
+            events=events,
+            chunk_size=chunk_size,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    for line in plan.describe():
+        click.echo(line)
 
-    workspace_id, token = _run(context.database_url(), work)
-    click.echo(f"demo workspace {workspace_id}\nadmin API key (shown once): {token}")
+    def progress(done: int, seconds: float) -> None:
+        click.echo(f"  {done:,} of {plan.leads:,} leads written ({seconds:.1f}s)")
+
+    async def work(session: object) -> demo_data.SeedReport:
+        return await demo_data.seed_demo(session, plan, progress=progress)  # type: ignore[arg-type]
+
+    report = _run(context.database_url(), work)
+    for line in report.describe():
+        click.echo(line)
+    click.echo(f"demo workspace {report.workspace_id}\nadmin API key (shown once): {report.token}")
 
 
 @main.command("export-schema")
