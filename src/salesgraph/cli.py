@@ -376,3 +376,110 @@ def export_schema() -> None:
     from salesgraph.graphql.schema import export_sdl
 
     click.echo(export_sdl(), nl=False)
+
+
+@main.group("reporting-role")
+def reporting_role() -> None:
+    """Manage read-only database roles for BI tools: each reads one workspace's rows in the
+    `reporting` views (docs/reporting.md)."""
+
+
+@reporting_role.command("create")
+@click.option("--workspace", "workspace_id", required=True, type=click.UUID, help="Workspace id.")
+@click.option("--name", required=True, help="The role's name: lower-case letters, digits, _.")
+@click.option("--password", help="Its password; by default one is generated and printed once.")
+@click.option(
+    "--statement-timeout",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1, 86_400),
+    help="Seconds a statement may run before the server cancels it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print {role, workspace_id, url} as JSON.")
+@pass_context
+def reporting_role_create(
+    context: _Context,
+    workspace_id: uuid.UUID,
+    name: str,
+    password: str | None,
+    statement_timeout: int,
+    as_json: bool,
+) -> None:
+    """Create a login role that reads one workspace's rows in the reporting views."""
+    from salesgraph.reporting import roles as reporting_roles
+
+    generated = password is None
+    secret = reporting_roles.generate_password() if password is None else password
+
+    async def work(session: object) -> reporting_roles.Reader:
+        return await reporting_roles.create_reader(
+            session,  # type: ignore[arg-type]
+            workspace_id=workspace_id,
+            name=name,
+            password=secret,
+            statement_timeout_seconds=statement_timeout,
+        )
+
+    database_url = context.database_url()
+    reader = _run(database_url, work)
+    # A password the user chose is theirs to keep: it is printed only when it was generated.
+    url = reporting_roles.connection_url(database_url, reader.name, secret if generated else None)
+    if as_json:
+        output = {"role": reader.name, "workspace_id": str(reader.workspace_id), "url": url}
+        click.echo(json.dumps({**output, "password": secret} if generated else output))
+        return
+    click.echo(f"reporting role {reader.name} reads workspace {reader.workspace_id}")
+    if generated:
+        click.echo(f"password (shown once): {secret}")
+        click.echo(f"connect: {url}")
+    else:
+        click.echo(f"connect: {url} (with the password given)")
+
+
+@reporting_role.command("drop")
+@click.option("--name", required=True, help="The reporting role to drop.")
+@pass_context
+def reporting_role_drop(context: _Context, name: str) -> None:
+    """Drop a reporting role: its open sessions are refused from their next statement on."""
+    from salesgraph.reporting import roles as reporting_roles
+
+    async def work(session: object) -> None:
+        await reporting_roles.drop_reader(session, name=name)  # type: ignore[arg-type]
+
+    _run(context.database_url(), work)
+    click.echo(f"dropped {name}")
+
+
+@reporting_role.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@pass_context
+def reporting_role_list(context: _Context, as_json: bool) -> None:
+    """List the reporting roles and their workspaces."""
+    from salesgraph.reporting import roles as reporting_roles
+
+    async def work(session: object) -> list[reporting_roles.Reader]:
+        return await reporting_roles.list_readers(session)  # type: ignore[arg-type]
+
+    readers = _run(context.database_url(), work)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "role": reader.name,
+                        "workspace_id": str(reader.workspace_id),
+                        "workspace_name": reader.workspace_name,
+                        "created_at": reader.created_at.isoformat(),
+                        "role_exists": reader.role_exists,
+                    }
+                    for reader in readers
+                ]
+            )
+        )
+        return
+    for reader in readers:
+        missing = "" if reader.role_exists else "  (role missing: drop it)"
+        click.echo(
+            f"{reader.name}\t{reader.workspace_id}\t{reader.workspace_name}"
+            f"\t{reader.created_at:%Y-%m-%d %H:%M}{missing}"
+        )
