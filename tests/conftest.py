@@ -96,6 +96,11 @@ def database(database_url: str) -> Database:
 
     Unpooled, so that nothing is left to dispose of (and the fixture needs no event loop).
     """
+    return owner_database(database_url)
+
+
+def owner_database(database_url: str) -> Database:
+    """Unpooled connections as the owner, reaching every workspace (see `database`)."""
     engine = create_async_engine(
         async_database_url(database_url),
         poolclass=NullPool,
