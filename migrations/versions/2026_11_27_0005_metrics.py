@@ -33,6 +33,10 @@ TOUCH = (
     "status = 'COMPLETED' AND deleted_at IS NULL AND direction = 'OUTBOUND'"
     " AND type IN ('CALL', 'EMAIL', 'MEETING', 'DEMO', 'MESSAGE', 'CHAT')"
 )
+TECHNIQUE = (
+    "status = 'COMPLETED' AND deleted_at IS NULL"
+    " AND (approach_method IS NOT NULL OR closing_technique IS NOT NULL)"
+)
 REJECTION = "status = 'COMPLETED' AND deleted_at IS NULL AND outcome = 'NEGATIVE'"
 THE_WORKSPACE = "nullif(current_setting('salesgraph.workspace_id', true), '')::uuid"
 ALL_WORKSPACES = "current_setting('salesgraph.all_workspaces', true) = 'on'"
@@ -134,6 +138,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'COMPLETED' AND deleted_at IS NULL"),
     )
     op.create_index(
+        "ix_activities_techniques",
+        "activities",
+        ["workspace_id", "pipeline_id", "occurred_at"],
+        postgresql_include=["stage_id", "lead_id", "approach_method", "closing_technique"],
+        postgresql_where=sa.text(TECHNIQUE),
+    )
+    op.create_index(
         "ix_activities_touches",
         "activities",
         ["workspace_id", "lead_id", "occurred_at"],
@@ -207,6 +218,9 @@ def downgrade() -> None:
     )
     op.drop_index(
         "ix_activities_rejections", table_name="activities", postgresql_where=sa.text(REJECTION)
+    )
+    op.drop_index(
+        "ix_activities_techniques", table_name="activities", postgresql_where=sa.text(TECHNIQUE)
     )
     op.drop_index("ix_activities_touches", table_name="activities", postgresql_where=sa.text(TOUCH))
     op.drop_index(

@@ -84,6 +84,11 @@ class ClosingTechnique(enum.StrEnum):
 
 MAX_DURATION_SECONDS = 7 * 24 * 3600
 
+# Completed work that used an approach method or a closing technique.
+TECHNIQUE_CONDITION = (
+    "status = 'COMPLETED' AND deleted_at IS NULL"
+    " AND (approach_method IS NOT NULL OR closing_technique IS NOT NULL)"
+)
 # A touch of the customer: completed outbound contact (the persistence metrics count them).
 TOUCH_CONDITION = (
     "status = 'COMPLETED' AND deleted_at IS NULL AND direction = 'OUTBOUND'"
@@ -193,6 +198,15 @@ class Activity(TenantScoped, Timestamped, Base):
                 "completed_by_member_id",
             ],
             postgresql_where=text("status = 'COMPLETED' AND deleted_at IS NULL"),
+        ),
+        # The few activities with an approach method or closing technique.
+        Index(
+            "ix_activities_techniques",
+            "workspace_id",
+            "pipeline_id",
+            "occurred_at",
+            postgresql_include=["stage_id", "lead_id", "approach_method", "closing_technique"],
+            postgresql_where=text(TECHNIQUE_CONDITION),
         ),
         # A lead's touches and rejections, counted by the persistence metrics.
         Index(

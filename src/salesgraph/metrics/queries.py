@@ -412,6 +412,7 @@ def techniques(scope: MetricScope) -> Statement:
         WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
           AND {_counted("a", scope)}
           AND a.occurred_at >= :start AND a.occurred_at < :end
+          AND (a.approach_method IS NOT NULL OR a.closing_technique IS NOT NULL)
           AND a.approach_method IS NOT NULL
         UNION
         SELECT DISTINCT 'CLOSING', a.closing_technique::text, a.lead_id, a.stage_id
@@ -419,6 +420,7 @@ def techniques(scope: MetricScope) -> Statement:
         WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
           AND {_counted("a", scope)}
           AND a.occurred_at >= :start AND a.occurred_at < :end
+          AND (a.approach_method IS NOT NULL OR a.closing_technique IS NOT NULL)
           AND a.closing_technique IS NOT NULL
     ),
     judged AS (

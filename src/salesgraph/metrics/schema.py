@@ -10,7 +10,7 @@ import strawberry
 from salesgraph.graphql.context import Info
 from salesgraph.graphql.inputs import lookup_id
 from salesgraph.graphql.permissions import CanRead
-from salesgraph.metrics.scope import Reentry
+from salesgraph.metrics.scope import MetricScope, Reentry
 from salesgraph.metrics.types import (
     MetricFilterInput,
     MetricWindowInput,
@@ -39,10 +39,8 @@ class MetricsQuery:
         window: Annotated[MetricWindowInput, WINDOW],
         filter: Annotated[MetricFilterInput | None, FILTER] = None,
     ) -> PipelineMetrics | None:
-        scope = make_scope(info.context.principal.workspace_id, _id(pipeline_id), window, filter)
-        if await info.context.loaders.pipeline_by_id.load(scope.pipeline_id) is None:
-            return None
-        return PipelineMetrics(scope=scope)
+        scope = await _scope(info, pipeline_id, window, filter)
+        return PipelineMetrics(scope=scope) if scope is not None else None
 
     @strawberry.field(
         description="The sales process map of a pipeline over a window: for each stage in "
@@ -60,12 +58,20 @@ class MetricsQuery:
             Reentry, strawberry.argument(description="How re-entries count in the funnel.")
         ] = Reentry.FIRST_ENTRY,
     ) -> ProcessMap | None:
-        scope = make_scope(info.context.principal.workspace_id, _id(pipeline_id), window, filter)
-        if await info.context.loaders.pipeline_by_id.load(scope.pipeline_id) is None:
-            return None
-        return await process_map(info, scope, reentry)
+        scope = await _scope(info, pipeline_id, window, filter)
+        return await process_map(info, scope, reentry) if scope is not None else None
 
 
-def _id(value: strawberry.ID) -> uuid.UUID:
-    """A malformed pipeline id names nothing: the nil UUID, which no pipeline has."""
-    return lookup_id(value) or uuid.UUID(int=0)
+async def _scope(
+    info: Info,
+    pipeline_id: strawberry.ID,
+    window: MetricWindowInput,
+    filter: MetricFilterInput | None,
+) -> MetricScope | None:
+    """The request's scope; None when the pipeline is not the workspace's (a malformed id
+    names nothing, exactly like an unknown one). A bad window is refused either way."""
+    pipeline = lookup_id(pipeline_id) or uuid.UUID(int=0)
+    scope = make_scope(info.context.principal.workspace_id, pipeline, window, filter)
+    if await info.context.loaders.pipeline_by_id.load(pipeline) is None:
+        return None
+    return scope
