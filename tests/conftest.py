@@ -23,16 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from salesgraph.app import create_app
 from salesgraph.db import migrations
-from salesgraph.db.engine import Database, async_database_url
-from salesgraph.db.scratch import scratch_database
+from salesgraph.db.engine import APP_ROLE, Database, async_database_url
+from salesgraph.db.scratch import execute_on_server, scratch_database
 from salesgraph.db.tenancy import ALL_WORKSPACES_KEY, SET_WORKSPACE_SQL
 from salesgraph.db.unit_of_work import unit_of_work
 from salesgraph.settings import Settings
@@ -97,6 +99,29 @@ def database(database_url: str) -> Database:
     Unpooled, so that nothing is left to dispose of (and the fixture needs no event loop).
     """
     return owner_database(database_url)
+
+
+@pytest.fixture
+async def own_owner(database_url: str) -> AsyncIterator[str]:
+    """A database owned and migrated by a role that is no superuser (as on an external
+    PostgreSQL); the URL of that owner.
+
+    salesgraph_app exists already (the test database's migration made it), so, as a database
+    administrator would, the owner is made a member of it: the server switches to it.
+    """
+    suffix = secrets.token_hex(4)
+    role, name = f"salesgraph_owner_{suffix}", f"salesgraph_owned_{suffix}"
+    await execute_on_server(database_url, f'CREATE ROLE "{role}" LOGIN')
+    await execute_on_server(database_url, f'GRANT {APP_ROLE} TO "{role}"')
+    await execute_on_server(database_url, f'CREATE DATABASE "{name}" OWNER "{role}"')
+    url = make_url(database_url).set(username=role, database=name)
+    owner_url = url.render_as_string(hide_password=False)
+    try:
+        await anyio.to_thread.run_sync(migrations.upgrade, owner_url)
+        yield owner_url
+    finally:
+        await execute_on_server(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await execute_on_server(database_url, f'DROP ROLE IF EXISTS "{role}"')
 
 
 def owner_database(database_url: str) -> Database:

@@ -28,7 +28,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from salesgraph.db import migrations
 from salesgraph.db.engine import APP_ROLE, Database, create_database
 from salesgraph.db.scratch import execute_on_server
 from salesgraph.db.unit_of_work import unit_of_work
@@ -817,27 +816,6 @@ async def test_the_password_verifier_is_the_one_postgresql_makes(database: Datab
 
 
 # --- an owner that is no superuser ----------------------------------------------------------
-
-
-@pytest.fixture
-async def own_owner(database_url: str) -> AsyncIterator[str]:
-    """A database owned and migrated by a role that is no superuser; the URL of that owner."""
-    suffix = secrets.token_hex(4)
-    role, name = f"salesgraph_owner_{suffix}", f"salesgraph_owned_{suffix}"
-    await execute_on_server(database_url, f'CREATE ROLE "{role}" LOGIN')
-    await execute_on_server(database_url, f'GRANT {APP_ROLE} TO "{role}"')
-    await execute_on_server(database_url, f'CREATE DATABASE "{name}" OWNER "{role}"')
-    owner_url = (
-        make_url(database_url)
-        .set(username=role, database=name)
-        .render_as_string(hide_password=False)
-    )
-    try:
-        await anyio.to_thread.run_sync(migrations.upgrade, owner_url)
-        yield owner_url
-    finally:
-        await execute_on_server(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await execute_on_server(database_url, f'DROP ROLE IF EXISTS "{role}"')
 
 
 async def test_the_views_work_and_hold_when_the_owner_is_bound_by_row_level_security(

@@ -8,23 +8,18 @@ returns the session's workspace's rows only, and nothing at all without a worksp
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from salesgraph.app import create_app
-from salesgraph.db import migrations, registry
+from salesgraph.db import registry
 from salesgraph.db.engine import APP_ROLE, Database, create_database
 from salesgraph.db.roles import server_role_problem
-from salesgraph.db.scratch import execute_on_server
 from salesgraph.db.tenancy import enter_workspace
 from salesgraph.db.unit_of_work import read_session, unit_of_work
 from salesgraph.settings import Settings
@@ -293,28 +288,6 @@ async def test_an_unscoped_session_enters_a_workspace_mid_transaction(
 
 
 # --- an owner that is not a superuser (an external PostgreSQL) ---------------------------------
-
-
-@pytest.fixture
-async def own_owner(database_url: str) -> AsyncIterator[str]:
-    """A database owned and migrated by a role that is no superuser; the URL of that owner.
-
-    salesgraph_app exists already (the test database's migration made it), so, as a database
-    administrator would, the owner is made a member of it: the server switches to it.
-    """
-    suffix = secrets.token_hex(4)
-    role, name = f"salesgraph_owner_{suffix}", f"salesgraph_owned_{suffix}"
-    await execute_on_server(database_url, f'CREATE ROLE "{role}" LOGIN')
-    await execute_on_server(database_url, f'GRANT {APP_ROLE} TO "{role}"')
-    await execute_on_server(database_url, f'CREATE DATABASE "{name}" OWNER "{role}"')
-    url = make_url(database_url).set(username=role, database=name)
-    owner_url = url.render_as_string(hide_password=False)
-    try:
-        await anyio.to_thread.run_sync(migrations.upgrade, owner_url)
-        yield owner_url
-    finally:
-        await execute_on_server(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await execute_on_server(database_url, f'DROP ROLE IF EXISTS "{role}"')
 
 
 async def test_an_owner_that_is_no_superuser_is_bound_too_unless_it_asks(own_owner: str) -> None:

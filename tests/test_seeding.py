@@ -9,25 +9,19 @@ the parameters the histories were drawn from.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import anyio
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salesgraph import demo
-from salesgraph.db import migrations
-from salesgraph.db.engine import APP_ROLE, Database, create_database
-from salesgraph.db.scratch import execute_on_server
+from salesgraph.db.engine import Database, create_database
 from salesgraph.db.unit_of_work import read_session, unit_of_work
 
 pytestmark = pytest.mark.anyio
@@ -357,24 +351,6 @@ def test_the_command_prints_its_parameters_then_counts_and_timings(database_url:
 
 
 # --- an owner bound by row-level security (no superuser): COPY goes through staging --------------
-
-
-@pytest.fixture
-async def own_owner(database_url: str) -> AsyncIterator[str]:
-    """A database owned and migrated by a role that is no superuser; the URL of that owner."""
-    suffix = secrets.token_hex(4)
-    role, name = f"salesgraph_seeder_{suffix}", f"salesgraph_seeded_{suffix}"
-    await execute_on_server(database_url, f'CREATE ROLE "{role}" LOGIN')
-    await execute_on_server(database_url, f'GRANT {APP_ROLE} TO "{role}"')
-    await execute_on_server(database_url, f'CREATE DATABASE "{name}" OWNER "{role}"')
-    url = make_url(database_url).set(username=role, database=name)
-    owner_url = url.render_as_string(hide_password=False)
-    try:
-        await anyio.to_thread.run_sync(migrations.upgrade, owner_url)
-        yield owner_url
-    finally:
-        await execute_on_server(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await execute_on_server(database_url, f'DROP ROLE IF EXISTS "{role}"')
 
 
 async def test_an_owner_bound_by_row_level_security_seeds_through_staging(
