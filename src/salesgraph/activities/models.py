@@ -84,6 +84,8 @@ class ClosingTechnique(enum.StrEnum):
 
 MAX_DURATION_SECONDS = 7 * 24 * 3600
 
+# A rejection: completed work with a NEGATIVE outcome (the persistence metrics find the first).
+REJECTION_CONDITION = "status = 'COMPLETED' AND deleted_at IS NULL AND outcome = 'NEGATIVE'"
 # Completed work that used an approach method or a closing technique.
 TECHNIQUE_CONDITION = (
     "status = 'COMPLETED' AND deleted_at IS NULL"
@@ -221,9 +223,7 @@ class Activity(TenantScoped, Timestamped, Base):
             "workspace_id",
             "lead_id",
             "occurred_at",
-            postgresql_where=text(
-                "status = 'COMPLETED' AND deleted_at IS NULL AND outcome = 'NEGATIVE'"
-            ),
+            postgresql_where=text(REJECTION_CONDITION),
         ),
         Index(
             "uq_activities_external_id",

@@ -16,21 +16,17 @@ middle values for even counts (percentile_cont), p90 is the nearest rank âŒˆ0.9Â
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import TextClause, text
 
+from salesgraph.activities.models import REJECTION_CONDITION, TOUCH_CONDITION
 from salesgraph.metrics.scope import MetricScope, Reentry
 
-# Completed outbound work that counts as a touch of the customer.
-TOUCH_TYPES = ("CALL", "EMAIL", "MEETING", "DEMO", "MESSAGE", "CHAT")
-_TOUCH = (
-    "a.status = 'COMPLETED' AND a.deleted_at IS NULL AND a.direction = 'OUTBOUND'"
-    " AND a.type IN ('CALL', 'EMAIL', 'MEETING', 'DEMO', 'MESSAGE', 'CHAT')"
-)
+# Completed work that counts (not deleted), on activities aliased `a`.
 _DONE = "a.status = 'COMPLETED' AND a.deleted_at IS NULL"
 _WINDOWS = (
     "windows AS (SELECT * FROM unnest(CAST(:starts AS timestamptz[]),"
@@ -342,7 +338,12 @@ def persistence(
     scope: MetricScope, windows: list[tuple[datetime, datetime]] | None = None
 ) -> Statement:
     """Per window: touches before each win as buckets 0..5 (5 = five or more); touches after
-    the first NEGATIVE outcome on each lost lead, the same way (-1 = lost without one)."""
+    the first NEGATIVE outcome on each lost lead, the same way (-1 = lost without one).
+
+    The touch and rejection conditions are the activity models' own, unqualified: inside the
+    correlated subqueries over `activities a`, unqualified columns are a's, and the conditions
+    match the predicates of the partial indexes that serve them.
+    """
     sql = f"""
     WITH {_WINDOWS},
     closed AS MATERIALIZED (
@@ -355,7 +356,7 @@ def persistence(
         SELECT c.start_at, (
             SELECT count(*) FROM activities a
             WHERE a.workspace_id = :ws AND a.lead_id = c.id AND a.at < c.closed_at
-              AND a.occurred_at < c.closed_at AND {_TOUCH}
+              AND a.occurred_at < c.closed_at AND {TOUCH_CONDITION}
         ) AS touches
         FROM closed c WHERE c.status = 'WON'
     ),
@@ -363,7 +364,7 @@ def persistence(
         SELECT c.start_at, c.id, c.closed_at, (
             SELECT min(a.occurred_at) FROM activities a
             WHERE a.workspace_id = :ws AND a.lead_id = c.id AND a.at <= c.closed_at
-              AND {_DONE} AND a.outcome = 'NEGATIVE'
+              AND {REJECTION_CONDITION}
         ) AS rejected_at
         FROM closed c WHERE c.status = 'LOST'
     ),
@@ -372,7 +373,8 @@ def persistence(
             SELECT count(*) FROM activities a
             WHERE a.workspace_id = :ws AND a.lead_id = r.id
               AND a.at > r.rejected_at AND a.at <= r.closed_at
-              AND a.occurred_at > r.rejected_at AND a.occurred_at <= r.closed_at AND {_TOUCH}
+              AND a.occurred_at > r.rejected_at AND a.occurred_at <= r.closed_at
+              AND {TOUCH_CONDITION}
         ) END AS touches
         FROM rejected r
     )
@@ -401,46 +403,54 @@ def activity_mix(scope: MetricScope) -> Statement:
     return Statement(text(sql), _params(scope))
 
 
-def techniques(scope: MetricScope) -> Statement:
-    """Approach methods and closing techniques used in the window: the leads they were used on
-    (per stage, and over all stages) and how many of those advanced from that stage."""
-    sql = f"""
-    WITH used AS (
-        SELECT DISTINCT 'APPROACH' AS kind, a.approach_method::text AS technique,
+# The activity columns that record a technique, by kind.
+TECHNIQUE_COLUMNS = {"APPROACH": "approach_method", "CLOSING": "closing_technique"}
+
+
+def techniques(
+    scope: MetricScope,
+    kinds: Sequence[str] = tuple(TECHNIQUE_COLUMNS),
+    *,
+    by_stage: bool = False,
+) -> Statement:
+    """Approach methods and/or closing techniques used in the window: the leads they were used
+    on (over all stages, or per stage with `by_stage`) and how many of those advanced from the
+    stage it was used at."""
+    used = "\n        UNION\n".join(
+        f"""
+        SELECT DISTINCT '{kind}' AS kind, a.{TECHNIQUE_COLUMNS[kind]}::text AS technique,
                a.lead_id, a.stage_id
         FROM activities a
         WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
           AND {_counted("a", scope)}
           AND a.occurred_at >= :start AND a.occurred_at < :end
           AND (a.approach_method IS NOT NULL OR a.closing_technique IS NOT NULL)
-          AND a.approach_method IS NOT NULL
-        UNION
-        SELECT DISTINCT 'CLOSING', a.closing_technique::text, a.lead_id, a.stage_id
-        FROM activities a
-        WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
-          AND {_counted("a", scope)}
-          AND a.occurred_at >= :start AND a.occurred_at < :end
-          AND (a.approach_method IS NOT NULL OR a.closing_technique IS NOT NULL)
-          AND a.closing_technique IS NOT NULL
+          AND a.{TECHNIQUE_COLUMNS[kind]} IS NOT NULL"""
+        for kind in kinds
+    )
+    stage = "stage_id" if by_stage else "NULL::uuid"
+    sql = f"""
+    WITH used AS ({used}
     ),
     judged AS (
         SELECT u.kind, u.technique, u.lead_id, u.stage_id, coalesce(t.advanced, false) AS advanced
         FROM used u LEFT JOIN lead_stage_totals t
           ON t.workspace_id = :ws AND t.lead_id = u.lead_id AND t.stage_id = u.stage_id
     )
-    SELECT kind, technique, stage_id, count(DISTINCT lead_id) AS leads,
+    SELECT kind, technique, {stage} AS stage_id, count(DISTINCT lead_id) AS leads,
            count(DISTINCT lead_id) FILTER (WHERE advanced) AS advanced
-    FROM judged GROUP BY GROUPING SETS ((kind, technique, stage_id), (kind, technique))
-    ORDER BY 1, 2, 3 NULLS FIRST
+    FROM judged GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
     """
     return Statement(text(sql), _params(scope))
 
 
-def objections(scope: MetricScope) -> Statement:
-    """Objections raised in the window by category (and by stage): count, resolved, and the
-    won and lost leads among the closed leads that raised one."""
+def objections(scope: MetricScope, *, by_stage: bool = False) -> Statement:
+    """Objections raised in the window by category (over all stages, or per stage with
+    `by_stage`): count, resolved, and the won and lost leads among the leads that raised one."""
+    stage = "o.stage_id" if by_stage else "NULL::uuid"
     sql = f"""
-    SELECT o.category::text AS category, o.stage_id, count(*) AS raised,
+    SELECT o.category::text AS category, {stage} AS stage_id, count(*) AS raised,
            count(*) FILTER (WHERE o.status = 'RESOLVED') AS resolved,
            count(DISTINCT o.lead_id) AS leads,
            count(DISTINCT o.lead_id) FILTER (WHERE l.status = 'WON') AS won,
@@ -448,8 +458,8 @@ def objections(scope: MetricScope) -> Statement:
     FROM objections o {_join_lead("o", scope)}
     WHERE o.workspace_id = :ws AND o.pipeline_id = :pipeline
       AND o.raised_at >= :start AND o.raised_at < :end
-    GROUP BY GROUPING SETS ((o.category, o.stage_id), (o.category))
-    ORDER BY 1, 2 NULLS FIRST
+    GROUP BY 1, 2
+    ORDER BY 1, 2
     """
     return Statement(text(sql), _params(scope))
 

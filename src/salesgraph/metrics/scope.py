@@ -51,17 +51,6 @@ class MetricScope:
         """The scope's one window."""
         return [(self.start, self.end)]
 
-    def with_window(self, start: datetime, end: datetime) -> MetricScope:
-        return MetricScope(
-            self.workspace_id,
-            self.pipeline_id,
-            start,
-            end,
-            self.owner_ids,
-            self.team_ids,
-            self.sources,
-        )
-
 
 def checked_window(start: datetime, end: datetime, field_path: Sequence[str]) -> None:
     """Refuse a window that is empty, reversed, unbounded in time zone or too long."""

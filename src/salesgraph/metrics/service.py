@@ -281,10 +281,18 @@ class TechniqueRow:
         return ratio(self.advanced, self.leads)
 
 
-async def techniques(session: AsyncSession, scope: MetricScope) -> list[TechniqueRow]:
+async def techniques(
+    session: AsyncSession,
+    scope: MetricScope,
+    kinds: Sequence[str] = tuple(queries.TECHNIQUE_COLUMNS),
+    *,
+    by_stage: bool = False,
+) -> list[TechniqueRow]:
+    """Per technique of the given kinds (APPROACH, CLOSING); stage_id is None unless by_stage."""
+    statement = queries.techniques(scope, kinds, by_stage=by_stage)
     return [
         TechniqueRow(row.kind, row.technique, row.stage_id, row.leads, row.advanced)
-        for row in await _rows(session, queries.techniques(scope))
+        for row in await _rows(session, statement)
     ]
 
 
@@ -307,12 +315,15 @@ class ObjectionRow:
         return ratio(self.won, self.won + self.lost)
 
 
-async def objections(session: AsyncSession, scope: MetricScope) -> list[ObjectionRow]:
+async def objections(
+    session: AsyncSession, scope: MetricScope, *, by_stage: bool = False
+) -> list[ObjectionRow]:
+    """Per category; stage_id is None unless by_stage."""
     return [
         ObjectionRow(
             row.category, row.stage_id, row.raised, row.resolved, row.leads, row.won, row.lost
         )
-        for row in await _rows(session, queries.objections(scope))
+        for row in await _rows(session, queries.objections(scope, by_stage=by_stage))
     ]
 
 

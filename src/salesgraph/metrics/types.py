@@ -649,20 +649,20 @@ class PipelineMetrics:
     @strawberry.field(description="Approach methods used in the window and how leads advanced.")
     async def approach_methods(self, info: Info) -> list[ApproachMethodResult]:
         async with info.context.read_session() as session:
-            rows = await service.techniques(session, self.scope)
-        return [_approach(r) for r in rows if r.kind == "APPROACH" and r.stage_id is None]
+            rows = await service.techniques(session, self.scope, ["APPROACH"])
+        return [_approach(row) for row in rows]
 
     @strawberry.field(description="Closing techniques used in the window and how leads advanced.")
     async def closing_techniques(self, info: Info) -> list[ClosingTechniqueResult]:
         async with info.context.read_session() as session:
-            rows = await service.techniques(session, self.scope)
-        return [_closing(r) for r in rows if r.kind == "CLOSING" and r.stage_id is None]
+            rows = await service.techniques(session, self.scope, ["CLOSING"])
+        return [_closing(row) for row in rows]
 
     @strawberry.field(description="Objections raised in the window, by category.")
     async def objections(self, info: Info) -> list[ObjectionCategoryResult]:
         async with info.context.read_session() as session:
             rows = await service.objections(session, self.scope)
-        return [ObjectionCategoryResult.of(row) for row in rows if row.stage_id is None]
+        return [ObjectionCategoryResult.of(row) for row in rows]
 
     @strawberry.field(
         description="Members with numbers in the window, most wins first, then most actions."
@@ -775,8 +775,8 @@ async def process_map(info: Info, scope: MetricScope, reentry: Reentry) -> Proce
     async with info.context.read_session() as session:
         funnel = await service.funnel(session, scope, reentry)
         activities = await service.stage_activities(session, scope)
-        techniques = await service.techniques(session, scope)
-        objections = await service.objections(session, scope)
+        techniques = await service.techniques(session, scope, by_stage=True)
+        objections = await service.objections(session, scope, by_stage=True)
     stages = []
     for row in funnel:
         stage_objections = sorted(
