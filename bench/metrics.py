@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from salesgraph.db.engine import async_database_url
+from salesgraph.db.scratch import execute_on_server
 from salesgraph.metrics.queries import METRIC_QUERIES
 from salesgraph.metrics.scope import MetricScope
 from salesgraph.metrics.service import SORT_MEMORY
@@ -58,18 +59,12 @@ def database_url(name: str) -> str:
 
 
 async def recreate(name: str) -> None:
-    engine = create_async_engine(async_database_url(server_url()), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
+    await execute_on_server(server_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await execute_on_server(server_url(), f'CREATE DATABASE "{name}"')
 
 
 async def drop(name: str) -> None:
-    engine = create_async_engine(async_database_url(server_url()), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as connection:
-        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
+    await execute_on_server(server_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(url: str, leads: int) -> float:
