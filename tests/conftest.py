@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -222,3 +222,64 @@ async def other_api(client: httpx.AsyncClient, database: Database) -> Api:
     """An admin of a second, unrelated workspace."""
     workspace_id, token = await new_workspace(database, "Other Co")
     return Api(client, token, workspace_id)
+
+
+# Each derived metric table against a recount from its sources, written independently of the
+# triggers that keep it (migration 0007): the rows where they differ.
+_DONE = "a.status = 'COMPLETED' AND a.deleted_at IS NULL AND a.pipeline_id IS NOT NULL"
+_DAY = "(a.occurred_at AT TIME ZONE 'UTC')::date"
+_TOUCH = (
+    "a.direction = 'OUTBOUND' AND a.type IN ('CALL', 'EMAIL', 'MEETING', 'DEMO', 'MESSAGE', 'CHAT')"
+)
+ROLLUP_RECOUNTS = {
+    "activity_daily": (
+        "SELECT workspace_id, pipeline_id, day, stage_id, type, outcome, activities, seconds"
+        " FROM activity_daily WHERE activities <> 0 OR seconds <> 0",
+        f"SELECT a.workspace_id, a.pipeline_id, {_DAY}, a.stage_id, a.type, a.outcome, count(*),"  # noqa: S608
+        f" coalesce(sum(a.duration_seconds), 0) FROM activities a WHERE {_DONE}"
+        " GROUP BY 1, 2, 3, 4, 5, 6",
+    ),
+    "activity_daily_members": (
+        "SELECT workspace_id, pipeline_id, day, member_id, activities"
+        " FROM activity_daily_members WHERE activities <> 0",
+        f"SELECT a.workspace_id, a.pipeline_id, {_DAY}, a.completed_by_member_id, count(*)"  # noqa: S608
+        f" FROM activities a WHERE {_DONE} AND a.completed_by_member_id IS NOT NULL"
+        " GROUP BY 1, 2, 3, 4",
+    ),
+    "lead_outcome_touches": (
+        "SELECT workspace_id, lead_id, pipeline_id, status, closed_at, cycle_seconds, touches"
+        " FROM lead_outcome_touches",
+        # One pass over each lead's done activities, with the rejection found first.
+        "WITH done AS (SELECT a.* FROM activities a JOIN leads l"  # noqa: S608
+        "   ON l.workspace_id = a.workspace_id AND l.id = a.lead_id"
+        "   WHERE a.status = 'COMPLETED' AND a.deleted_at IS NULL),"
+        " rejected AS (SELECT l.workspace_id, l.id, min(a.occurred_at) AS at FROM leads l"
+        "   JOIN done a ON a.workspace_id = l.workspace_id AND a.lead_id = l.id"
+        "   WHERE a.outcome = 'NEGATIVE' AND a.at <= l.closed_at GROUP BY 1, 2)"
+        " SELECT l.workspace_id, l.id, l.pipeline_id, l.status, l.closed_at,"
+        " extract(epoch FROM l.closed_at - l.created_at)::float8,"
+        " CASE WHEN l.status = 'WON' THEN count(a.id) FILTER (WHERE a.at < l.closed_at"
+        "   AND a.occurred_at < l.closed_at)"
+        " WHEN r.at IS NOT NULL THEN count(a.id) FILTER (WHERE a.at > r.at"
+        "   AND a.at <= l.closed_at AND a.occurred_at > r.at AND a.occurred_at <= l.closed_at)"
+        " END"
+        " FROM leads l LEFT JOIN rejected r ON r.workspace_id = l.workspace_id AND r.id = l.id"
+        f" LEFT JOIN done a ON a.workspace_id = l.workspace_id AND a.lead_id = l.id AND {_TOUCH}"
+        " WHERE l.status IN ('WON', 'LOST') AND l.deleted_at IS NULL"
+        " GROUP BY l.workspace_id, l.id, r.at",
+    ),
+}
+
+
+async def rollup_drift(database: Database) -> dict[str, int]:
+    """Per derived metric table, how many rows differ from a recount of its sources."""
+    drift = {}
+    async with unit_of_work(database, workspace_id=None) as session:
+        for table, (kept, recount) in ROLLUP_RECOUNTS.items():
+            differing = text(
+                f"SELECT count(*) FROM ((SELECT * FROM ({kept}) k"  # noqa: S608 - constants
+                f" EXCEPT ALL SELECT * FROM ({recount}) r)"
+                f" UNION ALL (SELECT * FROM ({recount}) r EXCEPT ALL SELECT * FROM ({kept}) k)) d"
+            )
+            drift[table] = int(await session.scalar(differing) or 0)
+    return drift

@@ -6,6 +6,7 @@ from salesgraph.db.base import Base
 from salesgraph.handoffs import models as handoff_models
 from salesgraph.http import idempotency_models
 from salesgraph.leads import models as lead_models
+from salesgraph.metrics import models as metric_models
 from salesgraph.objections import models as objection_models
 from salesgraph.pipelines import models as pipeline_models
 from salesgraph.workspaces import models as workspace_models
@@ -17,6 +18,7 @@ __all__ = [
     "handoff_models",
     "idempotency_models",
     "lead_models",
+    "metric_models",
     "objection_models",
     "pipeline_models",
     "workspace_models",

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
+    Double,
     Enum,
     ForeignKeyConstraint,
     Index,
@@ -148,6 +150,14 @@ class Lead(TenantScoped, Timestamped, Base):
             "closed_at",
             postgresql_where=text("closed_at IS NOT NULL"),
         ),
+        # Leads created in a metric window, counted from the index alone.
+        Index(
+            "ix_leads_pipeline_created",
+            "workspace_id",
+            "pipeline_id",
+            "created_at",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
 
@@ -175,6 +185,11 @@ class StageVisit(TenantScoped, Base):
     exited_by_member_id: Mapped[uuid.UUID | None] = mapped_column()
     exited_by_api_key_id: Mapped[uuid.UUID | None] = mapped_column()
     exit_reason: Mapped[str | None] = mapped_column(Text)
+    # The visit's length in seconds once it ended: what funnels sort for medians (0007).
+    seconds: Mapped[float | None] = mapped_column(
+        Double,
+        Computed("extract(epoch FROM exited_at - entered_at)::double precision", persisted=True),
+    )
 
     __table_args__ = (
         ForeignKeyConstraint(["workspace_id", "lead_id"], ["leads.workspace_id", "leads.id"]),
@@ -203,6 +218,25 @@ class StageVisit(TenantScoped, Base):
             postgresql_include=["stage_id", "lead_id"],
             postgresql_where=text("exit = 'LOST'"),
         ),
+        # Covering, per stage: EVERY_ENTRY funnels read one range per stage, never sorting
+        # visits by stage; losses likewise.
+        Index(
+            "ix_stage_visits_stage_entered",
+            "workspace_id",
+            "pipeline_id",
+            "stage_id",
+            "entered_at",
+            postgresql_include=["lead_id", "exit", "seconds"],
+        ),
+        Index(
+            "ix_stage_visits_stage_lost",
+            "workspace_id",
+            "pipeline_id",
+            "stage_id",
+            "exited_at",
+            postgresql_include=["lead_id"],
+            postgresql_where=text("exit = 'LOST'"),
+        ),
     )
 
 
@@ -228,21 +262,26 @@ class LeadStageTotal(WorkspaceScoped, Base):
     # Whether any visit left the stage forward or won.
     advanced: Mapped[bool] = mapped_column(Boolean)
     last_exited_at: Mapped[datetime | None] = mapped_column()
+    # time_in_stage in seconds once no visit is open (else NULL): what funnels sort (0007).
+    seconds: Mapped[float | None] = mapped_column(
+        Double,
+        Computed(
+            "CASE WHEN open_visit_count = 0"
+            " THEN extract(epoch FROM time_in_stage)::double precision"
+            " ELSE NULL::double precision END",
+            persisted=True,
+        ),
+    )
 
     # Derived from stage_visits, whose foreign keys hold: no foreign keys of its own.
     __table_args__ = (
-        # Covering: FIRST_ENTRY funnels read only this index.
+        # Covering, per stage: FIRST_ENTRY funnels read one range of it per stage.
         Index(
-            "ix_lead_stage_totals_first_entry",
+            "ix_lead_stage_totals_stage_entry",
             "workspace_id",
             "pipeline_id",
+            "stage_id",
             "first_entered_at",
-            postgresql_include=[
-                "stage_id",
-                "lead_id",
-                "advanced",
-                "open_visit_count",
-                "time_in_stage",
-            ],
+            postgresql_include=["lead_id", "advanced", "open_visit_count", "seconds"],
         ),
     )

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import TextClause, text
 
-from salesgraph.activities.models import REJECTION_CONDITION, TOUCH_CONDITION
 from salesgraph.metrics.scope import MetricScope, Reentry
 
 # Completed work that counts (not deleted), on activities aliased `a`.
 _DONE = "a.status = 'COMPLETED' AND a.deleted_at IS NULL"
+# Each window [start_at, end_at) with the whole UTC days in it, [full_start, full_end): what
+# rollups answer (an empty range when the window holds no whole day).
 _WINDOWS = (
     "windows AS (SELECT * FROM unnest(CAST(:starts AS timestamptz[]),"
-    " CAST(:ends AS timestamptz[])) AS w(start_at, end_at))"
+    " CAST(:ends AS timestamptz[]), CAST(:full_starts AS timestamptz[]),"
+    " CAST(:full_ends AS timestamptz[])) AS w(start_at, end_at, full_start, full_end))"
 )
 
 
@@ -58,6 +60,17 @@ def _leads(alias: str, scope: MetricScope) -> str:
     return " AND ".join(conditions)
 
 
+def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The whole UTC days in [start, end), as [first midnight, last midnight); an empty range
+    (both ends equal, within the window) when there is none."""
+    first = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < start:
+        first += timedelta(days=1)
+    last = end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = min(first, end)
+    return first, max(last, first)
+
+
 def _params(
     scope: MetricScope, windows: list[tuple[datetime, datetime]] | None = None
 ) -> dict[str, Any]:
@@ -70,6 +83,9 @@ def _params(
     chosen = windows if windows is not None else scope.windows()
     params["starts"] = [start for start, _ in chosen]
     params["ends"] = [end for _, end in chosen]
+    days = [whole_days(start, end) for start, end in chosen]
+    params["full_starts"] = [first for first, _ in days]
+    params["full_ends"] = [last for _, last in days]
     if scope.owner_ids:
         params["owners"] = list(scope.owner_ids)
     if scope.team_ids:
@@ -102,80 +118,108 @@ def _counted(alias: str, scope: MetricScope) -> str:
     )
 
 
+def _filtered(scope: MetricScope) -> bool:
+    return bool(scope.owner_ids or scope.team_ids or scope.sources)
+
+
+def _done(scope: MetricScope, keys: Sequence[str], *, by_member: bool = False) -> str:
+    """Completed activities (not deleted, of counted leads) in each window, as rows
+    (start_at, *keys, activities, seconds) whose sums are the counts and durations.
+
+    Unfiltered, the whole days of a window are read from the daily rollup (activity_daily, or
+    activity_daily_members with `by_member`, whose only key is member_id), the partial days at
+    its edges from the activities, and the activities of deleted leads in its whole days are
+    subtracted (the rollup counts every lead's). With lead filters, the activities are read.
+    """
+
+    def raw(source: str) -> str:
+        return "a.completed_by_member_id" if source == "member_id" else f"a.{source}"
+
+    raw_keys = "".join(f"{raw(key)} AS {key}, " for key in keys)
+    member = " AND a.completed_by_member_id IS NOT NULL" if by_member else ""
+
+    def activities(low: str, high: str) -> str:
+        return f"""
+        SELECT w.start_at, {raw_keys}1 AS activities, coalesce(a.duration_seconds, 0) AS seconds
+        FROM windows w JOIN activities a
+          ON a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}{member}
+         AND a.occurred_at >= {low} AND a.occurred_at < {high}
+        WHERE {_counted("a", scope)}"""
+
+    if _filtered(scope):
+        return activities("w.start_at", "w.end_at")
+    table = "activity_daily_members" if by_member else "activity_daily"
+    seconds = "0" if by_member else "r.seconds"
+    rollup_keys = "".join(f"r.{key}, " for key in keys)
+    return f"""
+        SELECT w.start_at, {rollup_keys}r.activities, {seconds} AS seconds
+        FROM windows w JOIN {table} r
+          ON r.workspace_id = :ws AND r.pipeline_id = :pipeline
+         AND r.day >= (w.full_start AT TIME ZONE 'UTC')::date
+         AND r.day < (w.full_end AT TIME ZONE 'UTC')::date
+        UNION ALL{activities("w.start_at", "w.full_start")}
+        UNION ALL{activities("w.full_end", "w.end_at")}
+        UNION ALL
+        SELECT w.start_at, {raw_keys}-1, -coalesce(a.duration_seconds, 0)
+        FROM windows w
+        JOIN leads d ON d.workspace_id = :ws AND d.deleted_at IS NOT NULL
+        JOIN activities a
+          ON a.workspace_id = :ws AND a.lead_id = d.id AND a.pipeline_id = :pipeline
+         AND {_DONE}{member}
+         AND a.occurred_at >= w.full_start AND a.occurred_at < w.full_end"""
+
+
 def funnel(scope: MetricScope, reentry: Reentry) -> Statement:
     """Per stage: entered, advanced, still open, lost, time in stage, actions.
 
+    Each stage's rows are one range of an index by pipeline, stage and entry, aggregated in a
+    LATERAL subquery: nothing is sorted by stage, and the medians sort only a stage's times.
     FIRST_ENTRY reads lead_stage_totals (one row per lead and stage, exact); EVERY_ENTRY reads
     the visits. Archived stages appear only when something happened in them in the window.
     """
     if reentry is Reentry.FIRST_ENTRY:
-        counted = f"""
-        counted AS (
-            SELECT t.stage_id, t.advanced, t.open_visit_count > 0 AS still_open,
-                   CASE WHEN t.open_visit_count = 0
-                        THEN extract(epoch FROM t.time_in_stage)::float8 END AS seconds
-            FROM lead_stage_totals t
-            WHERE t.workspace_id = :ws AND t.pipeline_id = :pipeline
-              AND {_counted("t", scope)}
-              AND t.first_entered_at >= :start AND t.first_entered_at < :end
-        )"""
-        lost_count = "count(DISTINCT v.lead_id)"
+        rows, entered_at = "lead_stage_totals t", "t.first_entered_at"
+        advanced, still_open = "t.advanced", "t.open_visit_count > 0"
+        lost = "count(DISTINCT v.lead_id)"
     else:
-        counted = f"""
-        counted AS (
-            SELECT v.stage_id, v.exit IN ('FORWARD', 'WON') AS advanced,
-                   v.exited_at IS NULL AS still_open,
-                   extract(epoch FROM v.exited_at - v.entered_at)::float8 AS seconds
-            FROM stage_visits v
-            WHERE v.workspace_id = :ws AND v.pipeline_id = :pipeline
-              AND {_counted("v", scope)}
-              AND v.entered_at >= :start AND v.entered_at < :end
-        )"""
-        lost_count = "count(*)"
+        rows, entered_at = "stage_visits t", "t.entered_at"
+        advanced, still_open = "t.exit IN ('FORWARD', 'WON')", "t.seconds IS NULL"
+        lost = "count(*)"
     sql = f"""
-    WITH {counted},
-    entered AS (
-        SELECT stage_id,
-               count(*) AS entered,
-               count(*) FILTER (WHERE advanced) AS advanced,
-               count(*) FILTER (WHERE still_open) AS still_open,
-               count(seconds) AS finished,
-               avg(seconds) AS mean_seconds,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS median_seconds,
-               percentile_disc(0.9) WITHIN GROUP (ORDER BY seconds) AS p90_seconds
-        FROM counted GROUP BY stage_id
-    ),
-    lost AS (
-        SELECT v.stage_id, {lost_count} AS lost
-        FROM stage_visits v
-        WHERE v.workspace_id = :ws AND v.pipeline_id = :pipeline AND v.exit = 'LOST'
-          AND {_counted("v", scope)}
-          AND v.exited_at >= :start AND v.exited_at < :end
-        GROUP BY v.stage_id
-    ),
+    WITH {_WINDOWS},
     actions AS (
-        SELECT a.stage_id, count(*) AS actions
-        FROM activities a
-        WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
-          AND {_counted("a", scope)}
-          AND a.occurred_at >= :start AND a.occurred_at < :end
-        GROUP BY a.stage_id
+        SELECT stage_id, sum(activities) AS actions
+        FROM ({_done(scope, ["stage_id"])}
+        ) d
+        GROUP BY stage_id
     )
-    SELECT s.id AS stage_id,
-           coalesce(e.entered, 0) AS entered,
-           coalesce(e.advanced, 0) AS advanced,
-           coalesce(e.still_open, 0) AS still_open,
-           coalesce(lo.lost, 0) AS lost,
-           coalesce(e.finished, 0) AS finished,
+    SELECT s.id AS stage_id, e.entered, e.advanced, e.still_open, lo.lost, e.finished,
            e.mean_seconds, e.median_seconds, e.p90_seconds,
            coalesce(ac.actions, 0) AS actions
     FROM stages s
-    LEFT JOIN entered e ON e.stage_id = s.id
-    LEFT JOIN lost lo ON lo.stage_id = s.id
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS entered,
+               count(*) FILTER (WHERE {advanced}) AS advanced,
+               count(*) FILTER (WHERE {still_open}) AS still_open,
+               count(t.seconds) AS finished,
+               avg(t.seconds) AS mean_seconds,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY t.seconds) AS median_seconds,
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY t.seconds) AS p90_seconds
+        FROM {rows}
+        WHERE t.workspace_id = :ws AND t.pipeline_id = :pipeline AND t.stage_id = s.id
+          AND {entered_at} >= :start AND {entered_at} < :end
+          AND {_counted("t", scope)}
+    ) e
+    CROSS JOIN LATERAL (
+        SELECT {lost} AS lost
+        FROM stage_visits v
+        WHERE v.workspace_id = :ws AND v.pipeline_id = :pipeline AND v.stage_id = s.id
+          AND v.exit = 'LOST' AND v.exited_at >= :start AND v.exited_at < :end
+          AND {_counted("v", scope)}
+    ) lo
     LEFT JOIN actions ac ON ac.stage_id = s.id
     WHERE s.workspace_id = :ws AND s.pipeline_id = :pipeline
-      AND (s.archived_at IS NULL OR e.stage_id IS NOT NULL OR lo.stage_id IS NOT NULL
-           OR ac.stage_id IS NOT NULL)
+      AND (s.archived_at IS NULL OR e.entered > 0 OR lo.lost > 0 OR ac.actions > 0)
     ORDER BY s.position
     """
     return Statement(text(sql), _params(scope))
@@ -219,26 +263,68 @@ def _open_at_end(scope: MetricScope) -> str:
     )"""
 
 
+def _closed(scope: MetricScope, statuses: str = "'WON', 'LOST'") -> str:
+    """Leads closed with one of `statuses` in each window, with their sales cycle and the
+    touches persistence counts, from lead_outcome_touches (which holds only leads not deleted);
+    its index leads with the status, so one status reads only its own leads."""
+    counted = f"AND {_counted('o', scope)}" if _filtered(scope) else ""
+    return f"""
+        SELECT w.start_at, o.status::text AS status, o.cycle_seconds AS cycle, o.touches
+        FROM windows w JOIN lead_outcome_touches o
+          ON o.workspace_id = :ws AND o.pipeline_id = :pipeline AND o.status IN ({statuses})
+         AND o.closed_at >= w.start_at AND o.closed_at < w.end_at {counted}"""
+
+
 def outcomes(
-    scope: MetricScope, windows: list[tuple[datetime, datetime]] | None = None
+    scope: MetricScope,
+    windows: list[tuple[datetime, datetime]] | None = None,
+    *,
+    with_money: bool = True,
 ) -> Statement:
-    """Per window: won, lost, win rate inputs, sales cycles, open leads, stalled leads."""
-    sql = f"""
-    WITH {_WINDOWS},
-    closed AS (
-        SELECT w.start_at, l.status, extract(epoch FROM l.closed_at - l.created_at)::float8 AS cycle
+    """Per window: won, lost, win rate inputs, sales cycles, open leads, stalled leads, created
+    leads and actions, in one row whose `currency` is NULL. With `with_money`, then per window
+    and currency: won value and average deal size of leads won in the window, pipeline value
+    and weighted forecast of leads open at its end (one computation of the open leads serves
+    both)."""
+    money = """
+    UNION ALL
+    SELECT coalesce(wo.start_at, ov.start_at), NULL, coalesce(wo.currency, ov.currency),
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           coalesce(wo.won_with_value, 0), coalesce(wo.won_value, 0), wo.average_deal_size,
+           coalesce(ov.open_with_value, 0), coalesce(ov.pipeline_value, 0),
+           coalesce(ov.weighted_forecast, 0)
+    FROM won_value wo FULL JOIN open_value ov
+      ON ov.start_at = wo.start_at AND ov.currency = wo.currency"""
+    money_parts = f""",
+    won_value AS (
+        SELECT w.start_at, l.value_currency AS currency, count(*) AS won_with_value,
+               sum(l.value_amount) AS won_value, avg(l.value_amount) AS average_deal_size
         FROM windows w JOIN leads l
           ON l.closed_at >= w.start_at AND l.closed_at < w.end_at AND {_leads("l", scope)}
-        WHERE l.status IN ('WON', 'LOST')
+        WHERE l.status = 'WON' AND l.value_amount IS NOT NULL
+        GROUP BY w.start_at, l.value_currency
     ),
-    closed_stats AS (
-        SELECT start_at,
-               count(*) FILTER (WHERE status = 'WON') AS won,
-               count(*) FILTER (WHERE status = 'LOST') AS lost,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle)
-                   FILTER (WHERE status = 'WON') AS median_cycle_seconds,
-               avg(cycle) FILTER (WHERE status = 'WON') AS mean_cycle_seconds
-        FROM closed GROUP BY start_at
+    open_value AS (
+        SELECT start_at, value_currency AS currency, count(*) AS open_with_value,
+               sum(value_amount) AS pipeline_value,
+               sum(value_amount * win_probability) AS weighted_forecast
+        FROM open_leads WHERE value_amount IS NOT NULL
+        GROUP BY start_at, value_currency
+    )"""
+    sql = f"""
+    WITH {_WINDOWS},
+    won AS (
+        SELECT start_at, count(*) AS won, avg(cycle) AS mean_cycle_seconds,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle) AS median_cycle_seconds
+        FROM ({_closed(scope, "'WON'")}
+        ) c
+        GROUP BY start_at
+    ),
+    lost AS (
+        SELECT start_at, count(*) AS lost
+        FROM ({_closed(scope, "'LOST'")}
+        ) c
+        GROUP BY start_at
     ),
     {_open_at_end(scope).strip()},
     open_stats AS (
@@ -252,59 +338,26 @@ def outcomes(
         GROUP BY w.start_at
     ),
     actions AS (
-        SELECT w.start_at, count(*) AS actions
-        FROM windows w JOIN activities a
-          ON a.workspace_id = :ws AND a.pipeline_id = :pipeline
-         AND a.occurred_at >= w.start_at AND a.occurred_at < w.end_at AND {_DONE}
-        WHERE {_counted("a", scope)}
-        GROUP BY w.start_at
-    )
-    SELECT w.start_at, w.end_at,
-           coalesce(c.won, 0) AS won, coalesce(c.lost, 0) AS lost,
+        SELECT start_at, sum(activities) AS actions
+        FROM ({_done(scope, [])}
+        ) d
+        GROUP BY start_at
+    ){money_parts if with_money else ""}
+    SELECT w.start_at, w.end_at, NULL AS currency,
+           coalesce(c.won, 0) AS won, coalesce(lo.lost, 0) AS lost,
            c.median_cycle_seconds, c.mean_cycle_seconds,
            coalesce(o.open_leads, 0) AS open_leads, coalesce(o.stalled, 0) AS stalled,
-           coalesce(cr.created, 0) AS created, coalesce(ac.actions, 0) AS actions
+           coalesce(cr.created, 0) AS created, coalesce(ac.actions, 0) AS actions,
+           NULL::bigint AS won_with_value, NULL::numeric AS won_value,
+           NULL::numeric AS average_deal_size, NULL::bigint AS open_with_value,
+           NULL::numeric AS pipeline_value, NULL::numeric AS weighted_forecast
     FROM windows w
-    LEFT JOIN closed_stats c ON c.start_at = w.start_at
+    LEFT JOIN won c ON c.start_at = w.start_at
+    LEFT JOIN lost lo ON lo.start_at = w.start_at
     LEFT JOIN open_stats o ON o.start_at = w.start_at
     LEFT JOIN created cr ON cr.start_at = w.start_at
-    LEFT JOIN actions ac ON ac.start_at = w.start_at
-    ORDER BY w.start_at
-    """
-    return Statement(text(sql), _params(scope, windows))
-
-
-def money(scope: MetricScope, windows: list[tuple[datetime, datetime]] | None = None) -> Statement:
-    """Per window and currency: won value and average deal size of leads won in the window,
-    pipeline value and weighted forecast of leads open at its end."""
-    sql = f"""
-    WITH {_WINDOWS},
-    won AS (
-        SELECT w.start_at, l.value_currency AS currency, count(*) AS won_with_value,
-               sum(l.value_amount) AS won_value, avg(l.value_amount) AS average_deal_size
-        FROM windows w JOIN leads l
-          ON l.closed_at >= w.start_at AND l.closed_at < w.end_at AND {_leads("l", scope)}
-        WHERE l.status = 'WON' AND l.value_amount IS NOT NULL
-        GROUP BY w.start_at, l.value_currency
-    ),
-    {_open_at_end(scope).strip()},
-    open_value AS (
-        SELECT start_at, value_currency AS currency, count(*) AS open_with_value,
-               sum(value_amount) AS pipeline_value,
-               sum(value_amount * win_probability) AS weighted_forecast
-        FROM open_leads WHERE value_amount IS NOT NULL
-        GROUP BY start_at, value_currency
-    )
-    SELECT coalesce(wo.start_at, ov.start_at) AS start_at,
-           coalesce(wo.currency, ov.currency) AS currency,
-           coalesce(wo.won_with_value, 0) AS won_with_value,
-           coalesce(wo.won_value, 0) AS won_value, wo.average_deal_size,
-           coalesce(ov.open_with_value, 0) AS open_with_value,
-           coalesce(ov.pipeline_value, 0) AS pipeline_value,
-           coalesce(ov.weighted_forecast, 0) AS weighted_forecast
-    FROM won wo FULL JOIN open_value ov
-      ON ov.start_at = wo.start_at AND ov.currency = wo.currency
-    ORDER BY 1, 2
+    LEFT JOIN actions ac ON ac.start_at = w.start_at{money if with_money else ""}
+    ORDER BY 1, 3 NULLS FIRST
     """
     return Statement(text(sql), _params(scope, windows))
 
@@ -340,50 +393,18 @@ def persistence(
     """Per window: touches before each win as buckets 0..5 (5 = five or more); touches after
     the first NEGATIVE outcome on each lost lead, the same way (-1 = lost without one).
 
-    The touch and rejection conditions are the activity models' own, unqualified: inside the
-    correlated subqueries over `activities a`, unqualified columns are a's, and the conditions
-    match the predicates of the partial indexes that serve them.
+    The touches are lead_outcome_touches', kept per closed lead by triggers with the activity
+    models' touch and rejection conditions (migration 0007).
     """
     sql = f"""
     WITH {_WINDOWS},
-    closed AS MATERIALIZED (
-        SELECT w.start_at, l.id, l.status, l.closed_at
-        FROM windows w JOIN leads l
-          ON l.closed_at >= w.start_at AND l.closed_at < w.end_at AND {_leads("l", scope)}
-        WHERE l.status IN ('WON', 'LOST')
-    ),
-    won AS MATERIALIZED (
-        SELECT c.start_at, (
-            SELECT count(*) FROM activities a
-            WHERE a.workspace_id = :ws AND a.lead_id = c.id AND a.at < c.closed_at
-              AND a.occurred_at < c.closed_at AND {TOUCH_CONDITION}
-        ) AS touches
-        FROM closed c WHERE c.status = 'WON'
-    ),
-    rejected AS MATERIALIZED (
-        SELECT c.start_at, c.id, c.closed_at, (
-            SELECT min(a.occurred_at) FROM activities a
-            WHERE a.workspace_id = :ws AND a.lead_id = c.id AND a.at <= c.closed_at
-              AND {REJECTION_CONDITION}
-        ) AS rejected_at
-        FROM closed c WHERE c.status = 'LOST'
-    ),
-    lost AS MATERIALIZED (
-        SELECT r.start_at, CASE WHEN r.rejected_at IS NULL THEN NULL ELSE (
-            SELECT count(*) FROM activities a
-            WHERE a.workspace_id = :ws AND a.lead_id = r.id
-              AND a.at > r.rejected_at AND a.at <= r.closed_at
-              AND a.occurred_at > r.rejected_at AND a.occurred_at <= r.closed_at
-              AND {TOUCH_CONDITION}
-        ) END AS touches
-        FROM rejected r
+    closed AS ({_closed(scope)}
     )
-    SELECT start_at, 'WON' AS outcome, least(touches, 5) AS touches, count(*) AS leads
-    FROM won GROUP BY 1, 3
-    UNION ALL
-    SELECT start_at, 'LOST', CASE WHEN touches IS NULL THEN -1 ELSE least(touches, 5) END,
-           count(*)
-    FROM lost GROUP BY 1, 3
+    SELECT start_at, status AS outcome,
+           CASE WHEN touches IS NULL THEN -1 ELSE least(touches, 5) END AS touches,
+           count(*) AS leads
+    FROM closed
+    GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
     """
     return Statement(text(sql), _params(scope, windows))
@@ -392,13 +413,13 @@ def persistence(
 def activity_mix(scope: MetricScope) -> Statement:
     """Completed activities in the window by type and outcome: count and time spent."""
     sql = f"""
-    SELECT a.type::text AS type, a.outcome::text AS outcome, count(*) AS activities,
-           coalesce(sum(a.duration_seconds), 0) AS seconds
-    FROM activities a
-    WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
-      AND {_counted("a", scope)}
-      AND a.occurred_at >= :start AND a.occurred_at < :end
-    GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST
+    WITH {_WINDOWS}
+    SELECT type::text AS type, outcome::text AS outcome, sum(activities) AS activities,
+           sum(seconds)::bigint AS seconds
+    FROM ({_done(scope, ["type", "outcome"])}
+    ) d
+    GROUP BY 1, 2 HAVING sum(activities) > 0
+    ORDER BY 1, 2 NULLS LAST
     """
     return Statement(text(sql), _params(scope))
 
@@ -432,10 +453,13 @@ def techniques(
     sql = f"""
     WITH used AS ({used}
     ),
+    -- A lookup of each (lead, stage) used, by key: never reading the pipeline's every total.
     judged AS (
-        SELECT u.kind, u.technique, u.lead_id, u.stage_id, coalesce(t.advanced, false) AS advanced
-        FROM used u LEFT JOIN lead_stage_totals t
-          ON t.workspace_id = :ws AND t.lead_id = u.lead_id AND t.stage_id = u.stage_id
+        SELECT u.kind, u.technique, u.lead_id, u.stage_id, coalesce((
+            SELECT t.advanced FROM lead_stage_totals t
+            WHERE t.workspace_id = :ws AND t.lead_id = u.lead_id AND t.stage_id = u.stage_id
+        ), false) AS advanced
+        FROM used u
     )
     SELECT kind, technique, {stage} AS stage_id, count(DISTINCT lead_id) AS leads,
            count(DISTINCT lead_id) FILTER (WHERE advanced) AS advanced
@@ -468,7 +492,8 @@ def leaderboard(scope: MetricScope) -> Statement:
     """Per member: leads created, won and lost in the window among the leads they own now,
     the median sales cycle of those wins, and the activities they completed in the window."""
     sql = f"""
-    WITH owned AS (
+    WITH {_WINDOWS},
+    owned AS (
         SELECT l.owner_id AS member_id,
                count(*) FILTER (WHERE l.created_at >= :start AND l.created_at < :end) AS created,
                count(*) FILTER (WHERE l.status = 'WON' AND l.closed_at >= :start
@@ -486,13 +511,10 @@ def leaderboard(scope: MetricScope) -> Statement:
         GROUP BY l.owner_id
     ),
     done AS (
-        SELECT a.completed_by_member_id AS member_id, count(*) AS actions
-        FROM activities a
-        WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
-          AND {_counted("a", scope)}
-          AND a.occurred_at >= :start AND a.occurred_at < :end
-          AND a.completed_by_member_id IS NOT NULL
-        GROUP BY 1
+        SELECT member_id, sum(activities) AS actions
+        FROM ({_done(scope, ["member_id"], by_member=True)}
+        ) d
+        GROUP BY 1 HAVING sum(activities) > 0
     )
     SELECT coalesce(o.member_id, d.member_id) AS member_id,
            coalesce(o.created, 0) AS created, coalesce(o.won, 0) AS won,
@@ -519,13 +541,13 @@ def won_value_by_owner(scope: MetricScope) -> Statement:
 def stage_activities(scope: MetricScope) -> Statement:
     """Per stage: completed activities in the window by type (the process map's middle column)."""
     sql = f"""
-    SELECT a.stage_id, a.type::text AS type, count(*) AS activities,
-           coalesce(sum(a.duration_seconds), 0) AS seconds
-    FROM activities a
-    WHERE a.workspace_id = :ws AND a.pipeline_id = :pipeline AND {_DONE}
-      AND {_counted("a", scope)}
-      AND a.occurred_at >= :start AND a.occurred_at < :end
-    GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2
+    WITH {_WINDOWS}
+    SELECT stage_id, type::text AS type, sum(activities) AS activities,
+           sum(seconds)::bigint AS seconds
+    FROM ({_done(scope, ["stage_id", "type"])}
+    ) d
+    GROUP BY 1, 2 HAVING sum(activities) > 0
+    ORDER BY 1, 3 DESC, 2
     """
     return Statement(text(sql), _params(scope))
 
@@ -535,7 +557,6 @@ METRIC_QUERIES: Mapping[str, Callable[[MetricScope], Statement]] = {
     "funnel (first entry)": lambda scope: funnel(scope, Reentry.FIRST_ENTRY),
     "funnel (every entry)": lambda scope: funnel(scope, Reentry.EVERY_ENTRY),
     "outcomes": outcomes,
-    "money": money,
     "forecast by month": forecast_by_month,
     "stage state": stage_state,
     "persistence": persistence,

@@ -133,41 +133,43 @@ async def outcomes(
     *,
     with_money: bool = True,
 ) -> list[Outcome]:
-    """One outcome per window (the scope's own when none are given)."""
-    result = [
-        Outcome(
-            start=row.start_at,
-            end=row.end_at,
-            created=row.created,
-            won=row.won,
-            lost=row.lost,
-            median_cycle_seconds=row.median_cycle_seconds,
-            mean_cycle_seconds=row.mean_cycle_seconds,
-            open_leads=row.open_leads,
-            stalled=row.stalled,
-            actions=row.actions,
-        )
-        for row in await _rows(session, queries.outcomes(scope, windows))
-    ]
-    if with_money:
-        by_start = {item.start: item for item in result}
-        for row in await _rows(session, queries.money(scope, windows)):
-            outcome = by_start[row.start_at]
-            money = CurrencyOutcome(
-                currency=row.currency,
-                won_with_value=row.won_with_value,
-                won_value=row.won_value.quantize(MONEY_PLACES),
-                average_deal_size=(
-                    row.average_deal_size.quantize(MONEY_PLACES)
-                    if row.average_deal_size is not None
-                    else None
-                ),
-                open_with_value=row.open_with_value,
-                pipeline_value=row.pipeline_value.quantize(MONEY_PLACES),
-                weighted_forecast=row.weighted_forecast.quantize(MONEY_PLACES),
+    """One outcome per window (the scope's own when none are given), with its money per
+    currency unless `with_money` is false: one statement (queries.outcomes)."""
+    result: list[Outcome] = []
+    statement = queries.outcomes(scope, windows, with_money=with_money)
+    for row in await _rows(session, statement):
+        if row.currency is None:  # the window's own row comes before its currencies'
+            result.append(
+                Outcome(
+                    start=row.start_at,
+                    end=row.end_at,
+                    created=row.created,
+                    won=row.won,
+                    lost=row.lost,
+                    median_cycle_seconds=row.median_cycle_seconds,
+                    mean_cycle_seconds=row.mean_cycle_seconds,
+                    open_leads=row.open_leads,
+                    stalled=row.stalled,
+                    actions=row.actions,
+                )
             )
-            money.sales_velocity = _velocity(outcome, money)
-            outcome.currencies.append(money)
+            continue
+        outcome = result[-1]
+        money = CurrencyOutcome(
+            currency=row.currency,
+            won_with_value=row.won_with_value,
+            won_value=row.won_value.quantize(MONEY_PLACES),
+            average_deal_size=(
+                row.average_deal_size.quantize(MONEY_PLACES)
+                if row.average_deal_size is not None
+                else None
+            ),
+            open_with_value=row.open_with_value,
+            pipeline_value=row.pipeline_value.quantize(MONEY_PLACES),
+            weighted_forecast=row.weighted_forecast.quantize(MONEY_PLACES),
+        )
+        money.sales_velocity = _velocity(outcome, money)
+        outcome.currencies.append(money)
     return result
 
 
