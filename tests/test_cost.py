@@ -93,6 +93,22 @@ def test_a_mutation_field_costs_ten_plus_what_it_selects() -> None:
     assert cost(query) == 10 + 1 + 10 * 1
 
 
+def test_a_metric_costs_each_aggregate_statement_it_runs_once() -> None:
+    window = '(pipelineId: "p", window: {from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z"})'
+    # the object, then the funnel's two statements and its ten stages (a plain list)
+    assert cost(f"{{ metrics{window} {{ funnel {{ entered }} }} }}") == 1 + 200 + 10
+    # the outcomes' statement and the forecast's, whose list is counted as any other
+    query = f"{{ metrics{window} {{ outcomes {{ won forecastByMonth {{ leads }} }} }} }}"
+    assert cost(query) == 1 + (100 + 1 + (100 + 10))
+    # the map's five statements, once, whatever the number of stages
+    query = f"{{ processMap{window} {{ stages {{ funnel {{ entered }} }} }} }}"
+    assert cost(query) == 500 + 1 + 10 * (1 + 1)
+    # two windows, twice the work
+    query = f"{{ a: metrics{window} {{ persistence {{ lostWithoutRejection }} }} b: metrics{window}"
+    query += " { persistence { lostWithoutRejection } } }"
+    assert cost(query) == 2 * (1 + 100 + 1)
+
+
 def test_only_the_operation_that_runs_counts() -> None:
     document = "query Small { viewer { scopes } } query Big { leads(first: 100) { nodes { id } } }"
     assert cost(document, name="Small") == 1

@@ -13,6 +13,10 @@ It approximates the most objects the operation can return:
   `pageInfo` add nothing of their own (the item is counted once by the connection);
 - a plain list (pipelines, stages, members, a payload's errors, …) costs
   `list_size * (1 + cost of one item)`, with list_size assumed to be 10;
+- a field that aggregates history (a metric: `metrics { funnel }`, `processMap`, …) adds
+  `aggregate_cost` (100) for each aggregate statement it runs, the number its definition
+  declares in its metadata under STATEMENTS; a metric statement reads a whole window of the
+  pipeline's history, however few rows it returns;
 - fragments and inline fragments count as if every one of them applied, and `@skip`/`@include`
   are ignored: the estimate is an upper bound.
 
@@ -62,6 +66,8 @@ from salesgraph.graphql.limits import QueryLimits, is_connection_field, too_comp
 from salesgraph.graphql.ratelimit import RateLimiter, RateLimitState
 
 RATE_LIMITED = "RATE_LIMITED"
+# The metadata key of a field's number of aggregate statements: strawberry.field(metadata=...).
+STATEMENTS = "statements"
 _WRAPPERS_OF_CONNECTION = frozenset({"edges", "nodes", "pageInfo"})
 
 
@@ -151,7 +157,18 @@ class _Estimator:
         if is_leaf_type(named) or not is_composite_type(named):
             return 0
         item = self.selection_set(node.selection_set, named)
-        if _is_wrapper(parent, name):
+        # Aggregates run once for the field, whatever the length of what it returns.
+        return self.aggregates(field) + self.objects(node, field, parent, item)
+
+    def objects(
+        self,
+        node: FieldNode,
+        field: GraphQLField,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
+        item: int,
+    ) -> int:
+        """The cost of the objects the field returns, each costing `item` beyond itself."""
+        if _is_wrapper(parent, node.name.value):
             return item
         if is_connection_field(field.args):
             return self.page_size(node, field) * (1 + item)
@@ -160,6 +177,11 @@ class _Estimator:
         if parent is self.schema.mutation_type:
             return self.limits.mutation_cost + item
         return 1 + item
+
+    def aggregates(self, field: GraphQLField) -> int:
+        definition = field.extensions.get("strawberry-definition")
+        metadata = getattr(definition, "metadata", None) or {}
+        return int(metadata.get(STATEMENTS, 0)) * self.limits.aggregate_cost
 
     def page_size(self, node: FieldNode, field: GraphQLField) -> int:
         sizes = [

@@ -56,6 +56,8 @@ class QueryLimits:
     `list_size` is the length assumed for plain lists (pipelines, stages, members, …) in the
     cost estimate, and `mutation_cost` the cost of each mutation field before what it selects.
     `rate_limit_points_per_minute` is each API key's budget of cost points (0: no rate limit).
+    `aggregate_cost` is what each aggregate statement a field runs over a window's history
+    adds to the estimate (metric fields, STATEMENTS in their metadata).
     """
 
     max_bytes: int = 100_000
@@ -68,6 +70,7 @@ class QueryLimits:
     page_size_max: int = 100
     list_size: int = 10
     mutation_cost: int = 10
+    aggregate_cost: int = 100
     introspection: bool = True
     rate_limit_points_per_minute: int = 0
 

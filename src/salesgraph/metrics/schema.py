@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from salesgraph.graphql.context import Info
+from salesgraph.graphql.cost import STATEMENTS
 from salesgraph.graphql.inputs import lookup_id
 from salesgraph.graphql.permissions import CanRead
 from salesgraph.metrics.scope import MetricScope, Reentry
@@ -47,6 +48,8 @@ class MetricsQuery:
         "order, its funnel metrics and the work done in it; null when the pipeline does not "
         "exist in the workspace.",
         permission_classes=[CanRead],
+        # the funnel and the stages' states, activities, techniques and objections
+        metadata={STATEMENTS: 5},
     )
     async def process_map(
         self,

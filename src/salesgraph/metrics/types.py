@@ -14,6 +14,7 @@ from salesgraph.activities import models as activity_models
 from salesgraph.activities import types as _activity_types  # noqa: F401 - registers the GraphQL enums
 from salesgraph.errors import DomainError, validation
 from salesgraph.graphql.context import Info
+from salesgraph.graphql.cost import STATEMENTS
 from salesgraph.graphql.enums import graphql_enum
 from salesgraph.graphql.errors import query_error
 from salesgraph.graphql.inputs import parse_id
@@ -344,7 +345,8 @@ class SalesOutcomes:
 
     @strawberry.field(
         description="Open value at the end of the window grouped by expected close month "
-        "(leads without a date last)."
+        "(leads without a date last).",
+        metadata={STATEMENTS: 1},
     )
     async def forecast_by_month(self, info: Info) -> list[ForecastMonth]:
         async with info.context.read_session() as session:
@@ -603,7 +605,10 @@ class PipelineMetrics:
     def to(self) -> datetime:
         return self.scope.end
 
-    @strawberry.field(description="The funnel: one entry per stage, in position order.")
+    @strawberry.field(
+        description="The funnel: one entry per stage, in position order.",
+        metadata={STATEMENTS: 2},
+    )
     async def funnel(
         self,
         info: Info,
@@ -615,13 +620,17 @@ class PipelineMetrics:
             rows = await service.funnel(session, self.scope, reentry)
         return [StageFunnel(row=row) for row in rows]
 
-    @strawberry.field(description="Wins, losses, cycles, value and forecast.")
+    @strawberry.field(
+        description="Wins, losses, cycles, value and forecast.", metadata={STATEMENTS: 1}
+    )
     async def outcomes(self, info: Info) -> SalesOutcomes:
         async with info.context.read_session() as session:
             (outcome,) = await service.outcomes(session, self.scope)
         return SalesOutcomes(outcome=outcome, scope=self.scope)
 
-    @strawberry.field(description="Touches before wins and after rejections.")
+    @strawberry.field(
+        description="Touches before wins and after rejections.", metadata={STATEMENTS: 1}
+    )
     async def persistence(self, info: Info) -> Persistence:
         async with info.context.read_session() as session:
             (row,) = await service.persistence(session, self.scope)
@@ -629,7 +638,8 @@ class PipelineMetrics:
 
     @strawberry.field(
         description="Completed activities in the window by type and outcome, with the share "
-        "of the count and of the time they took."
+        "of the count and of the time they took.",
+        metadata={STATEMENTS: 1},
     )
     async def activity_mix(self, info: Info) -> list[ActivityMixEntry]:
         async with info.context.read_session() as session:
@@ -646,26 +656,35 @@ class PipelineMetrics:
             for row in rows
         ]
 
-    @strawberry.field(description="Approach methods used in the window and how leads advanced.")
+    @strawberry.field(
+        description="Approach methods used in the window and how leads advanced.",
+        metadata={STATEMENTS: 1},
+    )
     async def approach_methods(self, info: Info) -> list[ApproachMethodResult]:
         async with info.context.read_session() as session:
             rows = await service.techniques(session, self.scope, ["APPROACH"])
         return [_approach(row) for row in rows]
 
-    @strawberry.field(description="Closing techniques used in the window and how leads advanced.")
+    @strawberry.field(
+        description="Closing techniques used in the window and how leads advanced.",
+        metadata={STATEMENTS: 1},
+    )
     async def closing_techniques(self, info: Info) -> list[ClosingTechniqueResult]:
         async with info.context.read_session() as session:
             rows = await service.techniques(session, self.scope, ["CLOSING"])
         return [_closing(row) for row in rows]
 
-    @strawberry.field(description="Objections raised in the window, by category.")
+    @strawberry.field(
+        description="Objections raised in the window, by category.", metadata={STATEMENTS: 1}
+    )
     async def objections(self, info: Info) -> list[ObjectionCategoryResult]:
         async with info.context.read_session() as session:
             rows = await service.objections(session, self.scope)
         return [ObjectionCategoryResult.of(row) for row in rows]
 
     @strawberry.field(
-        description="Members with numbers in the window, most wins first, then most actions."
+        description="Members with numbers in the window, most wins first, then most actions.",
+        metadata={STATEMENTS: 2},
     )
     async def leaderboard(self, info: Info) -> list[LeaderboardEntry]:
         async with info.context.read_session() as session:
@@ -674,7 +693,8 @@ class PipelineMetrics:
 
     @strawberry.field(
         description="A scalar metric bucketed by day, week or month over the window: each "
-        "bucket's value is the metric computed with that bucket as the window."
+        "bucket's value is the metric computed with that bucket as the window.",
+        metadata={STATEMENTS: 2},
     )
     async def trend(
         self,
