@@ -8,12 +8,15 @@ with a lead filter, which read the raw rows instead.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from salesgraph.db.engine import Database
+from salesgraph.db.unit_of_work import unit_of_work
 from tests.conftest import Api, rollup_drift
 
 pytestmark = pytest.mark.anyio
@@ -131,4 +134,16 @@ async def test_rollups_follow_every_change_to_activities_and_leads(
         assert raw["metrics"] == whole
 
     await mutate(api, "restoreLead", "LeadVersionInput", {"id": deleted})
+    assert await rollup_drift(database) == NO_DRIFT
+
+    # The application never deletes a row; an erasure by hand leaves nothing behind either
+    async with unit_of_work(database, workspace_id=None) as session:
+        erased = await session.execute(
+            text(
+                "DELETE FROM activities WHERE lead_id = ANY(:leads) AND status = 'COMPLETED'"
+                " RETURNING id"
+            ),
+            {"leads": [uuid.UUID(won), uuid.UUID(lost)]},
+        )
+        assert len(erased.all()) == 5
     assert await rollup_drift(database) == NO_DRIFT

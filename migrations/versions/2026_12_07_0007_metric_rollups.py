@@ -145,7 +145,7 @@ ACTIVITY_EVENTS = {
 }
 
 # Leads whose outcome touches may have changed: inserted closed, or closed, reopened, moved,
-# deleted or restored.
+# deleted or restored, or erased.
 LEAD_EVENTS = {
     "INSERT": (
         "REFERENCING NEW TABLE AS new_leads",
@@ -157,6 +157,11 @@ LEAD_EVENTS = {
         " ON o.workspace_id = n.workspace_id AND o.id = n.id"
         " WHERE (n.status, n.closed_at, n.pipeline_id, n.deleted_at, n.created_at)"
         " IS DISTINCT FROM (o.status, o.closed_at, o.pipeline_id, o.deleted_at, o.created_at)",
+    ),
+    # The application never deletes a lead; an erasure by hand must not leave its row behind.
+    "DELETE": (
+        "REFERENCING OLD TABLE AS old_leads",
+        "SELECT o.workspace_id, o.id FROM old_leads o",
     ),
 }
 
