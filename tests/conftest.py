@@ -246,9 +246,9 @@ ROLLUP_RECOUNTS = {
         f" FROM activities a WHERE {_DONE} AND a.completed_by_member_id IS NOT NULL"
         " GROUP BY 1, 2, 3, 4",
     ),
-    "lead_outcome_touches": (
-        "SELECT workspace_id, lead_id, pipeline_id, status, closed_at, cycle_seconds, touches"
-        " FROM lead_outcome_touches",
+    "closed_leads": (
+        "SELECT workspace_id, lead_id, pipeline_id, status, closed_at, cycle_seconds, owner_id,"
+        " value_amount, value_currency, touches FROM closed_leads",
         # One pass over each lead's done activities, with the rejection found first.
         "WITH done AS (SELECT a.* FROM activities a JOIN leads l"  # noqa: S608
         "   ON l.workspace_id = a.workspace_id AND l.id = a.lead_id"
@@ -257,9 +257,9 @@ ROLLUP_RECOUNTS = {
         "   JOIN done a ON a.workspace_id = l.workspace_id AND a.lead_id = l.id"
         "   WHERE a.outcome = 'NEGATIVE' AND a.at <= l.closed_at GROUP BY 1, 2)"
         " SELECT l.workspace_id, l.id, l.pipeline_id, l.status, l.closed_at,"
-        " extract(epoch FROM l.closed_at - l.created_at)::float8,"
-        " CASE WHEN l.status = 'WON' THEN count(a.id) FILTER (WHERE a.at < l.closed_at"
-        "   AND a.occurred_at < l.closed_at)"
+        " extract(epoch FROM l.closed_at - l.created_at)::float8, l.owner_id, l.value_amount,"
+        " l.value_currency, CASE WHEN l.status = 'WON' THEN count(a.id) FILTER ("
+        "   WHERE a.at < l.closed_at AND a.occurred_at < l.closed_at)"
         " WHEN r.at IS NOT NULL THEN count(a.id) FILTER (WHERE a.at > r.at"
         "   AND a.at <= l.closed_at AND a.occurred_at > r.at AND a.occurred_at <= l.closed_at)"
         " END"

@@ -1,6 +1,6 @@
 """The derived tables metrics read stay exact through every change the API makes.
 
-activity_daily, activity_daily_members and lead_outcome_touches are kept by statement triggers
+activity_daily, activity_daily_members and closed_leads are kept by statement triggers
 (migration 0007). After each step of a lead's life below, each equals a recount of its source
 rows (tests/conftest.py: rollup_drift), and the metrics read from them equal the same metrics
 with a lead filter, which read the raw rows instead.
@@ -21,7 +21,7 @@ from tests.conftest import Api, rollup_drift
 
 pytestmark = pytest.mark.anyio
 
-NO_DRIFT = {"activity_daily": 0, "activity_daily_members": 0, "lead_outcome_touches": 0}
+NO_DRIFT = {"activity_daily": 0, "activity_daily_members": 0, "closed_leads": 0}
 
 CREATE = """mutation($input: CreateLeadInput!) { createLead(input: $input) {
     lead { id version owner { id } pipeline { id } } errors { code } } }"""

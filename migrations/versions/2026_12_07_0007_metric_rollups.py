@@ -1,5 +1,5 @@
 # ruff: noqa: S608 - statements are composed from constant fragments only.
-"""metric rollups: daily activity counts, per-lead persistence, per-stage metric indexes
+"""metric rollups: daily activity counts, closed leads, per-stage metric indexes
 
 Revision ID: 0007
 Revises: 0006
@@ -16,11 +16,12 @@ its source rows: never stale, never written by the application, no foreign keys 
   read from the activities. Triggers add each changed activity's old row with -1 and its new
   row with +1, in key order; two transactions counting into the same day, stage, type and
   outcome wait for each other's commit.
-- `lead_outcome_touches` holds, for each closed (WON or LOST) lead that is not deleted, the
-  touches persistence metrics count: before the win, or after the first rejection of a lost
-  lead (NULL: lost without one). A row is recomputed from the lead's activities whenever the
-  lead's status, close time, pipeline or deletion changes, or one of its completed activities
-  does.
+- `closed_leads` holds each closed (WON or LOST) lead that is not deleted, with what outcome,
+  persistence and leaderboard metrics read: status, close time, sales cycle, owner, value, and
+  the touches persistence counts (before the win, or after the first rejection of a lost lead;
+  NULL: lost without one). A row is recomputed from the lead and its activities whenever the
+  lead's status, close time, pipeline, owner, value or deletion changes, or one of its
+  completed activities does.
 - `seconds` (double precision, generated) on `lead_stage_totals` and `stage_visits`: time in
   stage, sortable without converting intervals per row; indexes by pipeline, stage and entry
   (and by stage and exit for losses) let a funnel read each stage's rows in one range and never
@@ -39,7 +40,7 @@ depends_on: str | Sequence[str] | None = None
 
 THE_WORKSPACE = "nullif(current_setting('salesgraph.workspace_id', true), '')::uuid"
 ALL_WORKSPACES = "current_setting('salesgraph.all_workspaces', true) = 'on'"
-DERIVED = ("activity_daily", "activity_daily_members", "lead_outcome_touches")
+DERIVED = ("activity_daily", "activity_daily_members", "closed_leads")
 
 # Copied, not imported: a migration must not change when the application code does.
 DONE = "a.status = 'COMPLETED' AND a.deleted_at IS NULL"
@@ -49,19 +50,21 @@ TOUCH = (
 )
 REJECTION = f"{DONE} AND a.outcome = 'NEGATIVE'"
 
-# Recomputes the outcome touches of the given leads from their activities.
-REFRESH_OUTCOME_TOUCHES = f"""
-CREATE FUNCTION lead_outcome_touches_refresh(workspace_ids uuid[], lead_ids uuid[])
+# Recomputes the rows of the given leads from the leads and their activities.
+REFRESH_CLOSED_LEADS = f"""
+CREATE FUNCTION closed_leads_refresh(workspace_ids uuid[], lead_ids uuid[])
 RETURNS void LANGUAGE sql AS $$
-    DELETE FROM lead_outcome_touches t
+    DELETE FROM closed_leads t
     USING unnest(workspace_ids, lead_ids) AS k(workspace_id, lead_id)
     WHERE t.workspace_id = k.workspace_id AND t.lead_id = k.lead_id;
 
-    INSERT INTO lead_outcome_touches (
-        workspace_id, lead_id, pipeline_id, status, closed_at, cycle_seconds, touches
+    INSERT INTO closed_leads (
+        workspace_id, lead_id, pipeline_id, status, closed_at, cycle_seconds, owner_id,
+        value_amount, value_currency, touches
     )
     SELECT l.workspace_id, l.id, l.pipeline_id, l.status, l.closed_at,
-           extract(epoch FROM l.closed_at - l.created_at)::float8,
+           extract(epoch FROM l.closed_at - l.created_at)::float8, l.owner_id,
+           l.value_amount, l.value_currency,
            CASE WHEN l.status = 'WON' THEN (
                SELECT count(*) FROM activities a
                WHERE a.workspace_id = l.workspace_id AND a.lead_id = l.id
@@ -128,7 +131,7 @@ def _count_changes(sources: Sequence[tuple[str, int]]) -> str:
     ON CONFLICT (workspace_id, pipeline_id, day, member_id) DO UPDATE SET
         activities = r.activities + excluded.activities;
 
-    PERFORM lead_outcome_touches_refresh(array_agg(k.workspace_id), array_agg(k.lead_id))
+    PERFORM closed_leads_refresh(array_agg(k.workspace_id), array_agg(k.lead_id))
     FROM (
             {leads}
     ) k;"""
@@ -144,8 +147,8 @@ ACTIVITY_EVENTS = {
     "DELETE": ("REFERENCING OLD TABLE AS old_activities", [("old_activities", -1)]),
 }
 
-# Leads whose outcome touches may have changed: inserted closed, or closed, reopened, moved,
-# deleted or restored, or erased.
+# Leads whose closed_leads row may have changed: inserted closed, or closed, reopened, moved,
+# reassigned, revalued, deleted, restored or erased.
 LEAD_EVENTS = {
     "INSERT": (
         "REFERENCING NEW TABLE AS new_leads",
@@ -155,8 +158,10 @@ LEAD_EVENTS = {
         "REFERENCING OLD TABLE AS old_leads NEW TABLE AS new_leads",
         "SELECT n.workspace_id, n.id FROM new_leads n JOIN old_leads o"
         " ON o.workspace_id = n.workspace_id AND o.id = n.id"
-        " WHERE (n.status, n.closed_at, n.pipeline_id, n.deleted_at, n.created_at)"
-        " IS DISTINCT FROM (o.status, o.closed_at, o.pipeline_id, o.deleted_at, o.created_at)",
+        " WHERE (n.status, n.closed_at, n.pipeline_id, n.deleted_at, n.created_at, n.owner_id,"
+        " n.value_amount, n.value_currency) IS DISTINCT FROM (o.status, o.closed_at,"
+        " o.pipeline_id, o.deleted_at, o.created_at, o.owner_id, o.value_amount,"
+        " o.value_currency)",
     ),
     # The application never deletes a lead; an erasure by hand must not leave its row behind.
     "DELETE": (
@@ -224,21 +229,30 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
-        "lead_outcome_touches",
+        "closed_leads",
         sa.Column("workspace_id", sa.Uuid(), nullable=False),
         sa.Column("lead_id", sa.Uuid(), nullable=False),
         sa.Column("pipeline_id", sa.Uuid(), nullable=False),
         sa.Column("status", lead_status, nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("cycle_seconds", sa.Double(), nullable=False),
+        sa.Column("owner_id", sa.Uuid(), nullable=True),
+        sa.Column("value_amount", sa.Numeric(20, 4), nullable=True),
+        sa.Column("value_currency", sa.String(3), nullable=True),
         sa.Column("touches", sa.Integer(), nullable=True),
-        sa.PrimaryKeyConstraint("workspace_id", "lead_id", name=op.f("pk_lead_outcome_touches")),
+        sa.PrimaryKeyConstraint("workspace_id", "lead_id", name=op.f("pk_closed_leads")),
     )
     op.create_index(
-        "ix_lead_outcome_touches_closed",
-        "lead_outcome_touches",
+        "ix_closed_leads_closed",
+        "closed_leads",
         ["workspace_id", "pipeline_id", "status", "closed_at"],
-        postgresql_include=["cycle_seconds", "touches"],
+        postgresql_include=[
+            "cycle_seconds",
+            "touches",
+            "owner_id",
+            "value_amount",
+            "value_currency",
+        ],
     )
     for table in DERIVED:
         _tenant_table(table)
@@ -293,10 +307,11 @@ def upgrade() -> None:
         "ix_leads_pipeline_created",
         "leads",
         ["workspace_id", "pipeline_id", "created_at"],
+        postgresql_include=["owner_id"],
         postgresql_where=sa.text("deleted_at IS NULL"),
     )
 
-    op.execute(REFRESH_OUTCOME_TOUCHES)
+    op.execute(REFRESH_CLOSED_LEADS)
     for event, (referencing, sources) in ACTIVITY_EVENTS.items():
         name = f"activities_metrics_{event.lower()}"
         op.execute(_function(name, _count_changes(sources)))
@@ -305,9 +320,9 @@ def upgrade() -> None:
             f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
         )
     for event, (referencing, changed) in LEAD_EVENTS.items():
-        name = f"leads_outcome_touches_{event.lower()}"
+        name = f"leads_closed_leads_{event.lower()}"
         body = (
-            "    PERFORM lead_outcome_touches_refresh(array_agg(k.workspace_id), array_agg(k.id))"
+            "    PERFORM closed_leads_refresh(array_agg(k.workspace_id), array_agg(k.id))"
             f"\n    FROM ({changed}) k;"
         )
         op.execute(_function(name, body))
@@ -332,7 +347,7 @@ def upgrade() -> None:
         " AND a.completed_by_member_id IS NOT NULL GROUP BY 1, 2, 3, 4"
     )
     op.execute(
-        "SELECT lead_outcome_touches_refresh(array_agg(workspace_id), array_agg(id))"
+        "SELECT closed_leads_refresh(array_agg(workspace_id), array_agg(id))"
         " FROM leads WHERE status IN ('WON', 'LOST')"
     )
     op.execute("SELECT set_config('salesgraph.all_workspaces', '', true)")
@@ -340,14 +355,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for event in LEAD_EVENTS:
-        name = f"leads_outcome_touches_{event.lower()}"
+        name = f"leads_closed_leads_{event.lower()}"
         op.execute(f"DROP TRIGGER {name} ON leads")
         op.execute(f"DROP FUNCTION {name}()")
     for event in ACTIVITY_EVENTS:
         name = f"activities_metrics_{event.lower()}"
         op.execute(f"DROP TRIGGER {name} ON activities")
         op.execute(f"DROP FUNCTION {name}()")
-    op.execute("DROP FUNCTION lead_outcome_touches_refresh(uuid[], uuid[])")
+    op.execute("DROP FUNCTION closed_leads_refresh(uuid[], uuid[])")
     op.drop_index(
         "ix_leads_pipeline_created",
         table_name="leads",

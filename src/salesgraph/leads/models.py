@@ -150,12 +150,13 @@ class Lead(TenantScoped, Timestamped, Base):
             "closed_at",
             postgresql_where=text("closed_at IS NOT NULL"),
         ),
-        # Leads created in a metric window, counted from the index alone.
+        # Leads created in a metric window, counted (per owner) from the index alone.
         Index(
             "ix_leads_pipeline_created",
             "workspace_id",
             "pipeline_id",
             "created_at",
+            postgresql_include=["owner_id"],
             postgresql_where=text("deleted_at IS NULL"),
         ),
     )

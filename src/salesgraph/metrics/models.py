@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, Double, Enum, Index
+from sqlalchemy import BigInteger, Double, Enum, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salesgraph.activities.models import ActivityType, Outcome
@@ -68,16 +69,17 @@ class ActivityDailyMember(WorkspaceScoped, Base):
     activities: Mapped[int] = mapped_column()
 
 
-class LeadOutcomeTouches(WorkspaceScoped, Base):
-    """One closed (WON or LOST) lead that is not deleted, with what persistence metrics count.
+class ClosedLead(WorkspaceScoped, Base):
+    """One closed (WON or LOST) lead that is not deleted, with what outcome, persistence and
+    leaderboard metrics read, so that they never visit the leads table.
 
     `touches`: for a win, the touches before it; for a loss, the touches after the lead's first
     rejection, or NULL when it was lost without one (docs/metrics.md). Recomputed from the
-    lead's activities when the lead closes, reopens, moves, is deleted or restored, or one of
-    its completed activities changes.
+    lead and its activities when the lead closes, reopens, moves, changes owner or value, is
+    deleted, restored or erased, or one of its completed activities changes.
     """
 
-    __tablename__ = "lead_outcome_touches"
+    __tablename__ = "closed_leads"
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # first in the key
     lead_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -86,15 +88,25 @@ class LeadOutcomeTouches(WorkspaceScoped, Base):
     closed_at: Mapped[datetime] = mapped_column()
     # closed_at - created_at, in seconds: the sales cycle.
     cycle_seconds: Mapped[float] = mapped_column(Double)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column()
+    value_amount: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    value_currency: Mapped[str | None] = mapped_column(String(3))
     touches: Mapped[int | None] = mapped_column()
 
     __table_args__ = (
+        # Covering: metrics read one status's closings in a window from the index alone.
         Index(
-            "ix_lead_outcome_touches_closed",
+            "ix_closed_leads_closed",
             "workspace_id",
             "pipeline_id",
             "status",
             "closed_at",
-            postgresql_include=["cycle_seconds", "touches"],
+            postgresql_include=[
+                "cycle_seconds",
+                "touches",
+                "owner_id",
+                "value_amount",
+                "value_currency",
+            ],
         ),
     )

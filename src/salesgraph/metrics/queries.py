@@ -264,13 +264,14 @@ def _open_at_end(scope: MetricScope) -> str:
 
 
 def _closed(scope: MetricScope, statuses: str = "'WON', 'LOST'") -> str:
-    """Leads closed with one of `statuses` in each window, with their sales cycle and the
-    touches persistence counts, from lead_outcome_touches (which holds only leads not deleted);
-    its index leads with the status, so one status reads only its own leads."""
+    """Leads closed with one of `statuses` in each window, with their sales cycle, touches,
+    owner and value, from closed_leads (which holds only leads not deleted): its index leads
+    with the status, so one status reads only its own leads, and covers the rest."""
     counted = f"AND {_counted('o', scope)}" if _filtered(scope) else ""
     return f"""
-        SELECT w.start_at, o.status::text AS status, o.cycle_seconds AS cycle, o.touches
-        FROM windows w JOIN lead_outcome_touches o
+        SELECT w.start_at, o.status::text AS status, o.cycle_seconds AS cycle, o.touches,
+               o.owner_id, o.value_amount, o.value_currency
+        FROM windows w JOIN closed_leads o
           ON o.workspace_id = :ws AND o.pipeline_id = :pipeline AND o.status IN ({statuses})
          AND o.closed_at >= w.start_at AND o.closed_at < w.end_at {counted}"""
 
@@ -297,12 +298,12 @@ def outcomes(
       ON ov.start_at = wo.start_at AND ov.currency = wo.currency"""
     money_parts = f""",
     won_value AS (
-        SELECT w.start_at, l.value_currency AS currency, count(*) AS won_with_value,
-               sum(l.value_amount) AS won_value, avg(l.value_amount) AS average_deal_size
-        FROM windows w JOIN leads l
-          ON l.closed_at >= w.start_at AND l.closed_at < w.end_at AND {_leads("l", scope)}
-        WHERE l.status = 'WON' AND l.value_amount IS NOT NULL
-        GROUP BY w.start_at, l.value_currency
+        SELECT start_at, value_currency AS currency, count(*) AS won_with_value,
+               sum(value_amount) AS won_value, avg(value_amount) AS average_deal_size
+        FROM ({_closed(scope, "'WON'")}
+        ) c
+        WHERE value_amount IS NOT NULL
+        GROUP BY start_at, value_currency
     ),
     open_value AS (
         SELECT start_at, value_currency AS currency, count(*) AS open_with_value,
@@ -393,7 +394,7 @@ def persistence(
     """Per window: touches before each win as buckets 0..5 (5 = five or more); touches after
     the first NEGATIVE outcome on each lost lead, the same way (-1 = lost without one).
 
-    The touches are lead_outcome_touches', kept per closed lead by triggers with the activity
+    The touches are closed_leads', kept per closed lead by triggers with the activity
     models' touch and rejection conditions (migration 0007).
     """
     sql = f"""
@@ -490,37 +491,57 @@ def objections(scope: MetricScope, *, by_stage: bool = False) -> Statement:
 
 def leaderboard(scope: MetricScope) -> Statement:
     """Per member: leads created, won and lost in the window among the leads they own now,
-    the median sales cycle of those wins, and the activities they completed in the window."""
+    the median sales cycle of those wins, and the activities they completed in the window.
+
+    Each part is grouped on its own (created leads from an index of leads by creation, wins and
+    losses from closed_leads, actions from the daily rollup) and the parts are summed per
+    member: only the wins are sorted, for their median."""
     sql = f"""
     WITH {_WINDOWS},
-    owned AS (
-        SELECT l.owner_id AS member_id,
-               count(*) FILTER (WHERE l.created_at >= :start AND l.created_at < :end) AS created,
-               count(*) FILTER (WHERE l.status = 'WON' AND l.closed_at >= :start
-                                AND l.closed_at < :end) AS won,
-               count(*) FILTER (WHERE l.status = 'LOST' AND l.closed_at >= :start
-                                AND l.closed_at < :end) AS lost,
-               percentile_cont(0.5) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM l.closed_at - l.created_at)::float8
-               ) FILTER (WHERE l.status = 'WON' AND l.closed_at >= :start
-                         AND l.closed_at < :end) AS median_cycle_seconds
+    created AS (
+        SELECT l.owner_id AS member_id, count(*) AS created
         FROM leads l
         WHERE {_leads("l", scope)} AND l.owner_id IS NOT NULL
-          AND ((l.created_at >= :start AND l.created_at < :end)
-               OR (l.closed_at >= :start AND l.closed_at < :end))
-        GROUP BY l.owner_id
+          AND l.created_at >= :start AND l.created_at < :end
+        GROUP BY 1
+    ),
+    won AS (
+        SELECT owner_id AS member_id, count(*) AS won,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle) AS median_cycle_seconds
+        FROM ({_closed(scope, "'WON'")}
+        ) c
+        WHERE owner_id IS NOT NULL
+        GROUP BY 1
+    ),
+    lost AS (
+        SELECT owner_id AS member_id, count(*) AS lost
+        FROM ({_closed(scope, "'LOST'")}
+        ) c
+        WHERE owner_id IS NOT NULL
+        GROUP BY 1
     ),
     done AS (
         SELECT member_id, sum(activities) AS actions
         FROM ({_done(scope, ["member_id"], by_member=True)}
         ) d
         GROUP BY 1 HAVING sum(activities) > 0
+    ),
+    parts AS (
+        SELECT member_id, created, 0 AS won, 0 AS lost, NULL::float8 AS median_cycle_seconds,
+               0 AS actions
+        FROM created
+        UNION ALL
+        SELECT member_id, 0, won, 0, median_cycle_seconds, 0 FROM won
+        UNION ALL
+        SELECT member_id, 0, 0, lost, NULL, 0 FROM lost
+        UNION ALL
+        SELECT member_id, 0, 0, 0, NULL, actions FROM done
     )
-    SELECT coalesce(o.member_id, d.member_id) AS member_id,
-           coalesce(o.created, 0) AS created, coalesce(o.won, 0) AS won,
-           coalesce(o.lost, 0) AS lost, o.median_cycle_seconds,
-           coalesce(d.actions, 0) AS actions
-    FROM owned o FULL JOIN done d ON d.member_id = o.member_id
+    SELECT member_id, sum(created)::bigint AS created, sum(won)::bigint AS won,
+           sum(lost)::bigint AS lost, max(median_cycle_seconds) AS median_cycle_seconds,
+           sum(actions)::bigint AS actions
+    FROM parts
+    GROUP BY member_id
     ORDER BY won DESC, actions DESC, member_id
     """
     return Statement(text(sql), _params(scope))
@@ -529,10 +550,11 @@ def leaderboard(scope: MetricScope) -> Statement:
 def won_value_by_owner(scope: MetricScope) -> Statement:
     """Per member and currency: value of the leads they own that were won in the window."""
     sql = f"""
-    SELECT l.owner_id AS member_id, l.value_currency AS currency, sum(l.value_amount) AS won_value
-    FROM leads l
-    WHERE {_leads("l", scope)} AND l.owner_id IS NOT NULL AND l.status = 'WON'
-      AND l.closed_at >= :start AND l.closed_at < :end AND l.value_amount IS NOT NULL
+    WITH {_WINDOWS}
+    SELECT owner_id AS member_id, value_currency AS currency, sum(value_amount) AS won_value
+    FROM ({_closed(scope, "'WON'")}
+    ) c
+    WHERE owner_id IS NOT NULL AND value_amount IS NOT NULL
     GROUP BY 1, 2 ORDER BY 1, 2
     """
     return Statement(text(sql), _params(scope))
