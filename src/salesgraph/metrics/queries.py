@@ -263,16 +263,16 @@ def _open_at_end(scope: MetricScope) -> str:
     )"""
 
 
-def _closed(scope: MetricScope, statuses: str = "'WON', 'LOST'") -> str:
-    """Leads closed with one of `statuses` in each window, with their sales cycle, touches,
-    owner and value, from closed_leads (which holds only leads not deleted): its index leads
-    with the status, so one status reads only its own leads, and covers the rest."""
+def _closed(scope: MetricScope, status: str) -> str:
+    """Leads closed with `status` (WON or LOST) in each window, with their sales cycle,
+    touches, owner and value, from closed_leads (which holds only leads not deleted), through
+    the status's own covering index."""
     counted = f"AND {_counted('o', scope)}" if _filtered(scope) else ""
     return f"""
-        SELECT w.start_at, o.status::text AS status, o.cycle_seconds AS cycle, o.touches,
+        SELECT w.start_at, '{status}' AS status, o.cycle_seconds AS cycle, o.touches,
                o.owner_id, o.value_amount, o.value_currency
         FROM windows w JOIN closed_leads o
-          ON o.workspace_id = :ws AND o.pipeline_id = :pipeline AND o.status IN ({statuses})
+          ON o.workspace_id = :ws AND o.pipeline_id = :pipeline AND o.status = '{status}'
          AND o.closed_at >= w.start_at AND o.closed_at < w.end_at {counted}"""
 
 
@@ -300,7 +300,7 @@ def outcomes(
     won_value AS (
         SELECT start_at, value_currency AS currency, count(*) AS won_with_value,
                sum(value_amount) AS won_value, avg(value_amount) AS average_deal_size
-        FROM ({_closed(scope, "'WON'")}
+        FROM ({_closed(scope, "WON")}
         ) c
         WHERE value_amount IS NOT NULL
         GROUP BY start_at, value_currency
@@ -317,13 +317,13 @@ def outcomes(
     won AS (
         SELECT start_at, count(*) AS won, avg(cycle) AS mean_cycle_seconds,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle) AS median_cycle_seconds
-        FROM ({_closed(scope, "'WON'")}
+        FROM ({_closed(scope, "WON")}
         ) c
         GROUP BY start_at
     ),
     lost AS (
         SELECT start_at, count(*) AS lost
-        FROM ({_closed(scope, "'LOST'")}
+        FROM ({_closed(scope, "LOST")}
         ) c
         GROUP BY start_at
     ),
@@ -399,7 +399,8 @@ def persistence(
     """
     sql = f"""
     WITH {_WINDOWS},
-    closed AS ({_closed(scope)}
+    closed AS ({_closed(scope, "WON")}
+        UNION ALL{_closed(scope, "LOST")}
     )
     SELECT start_at, status AS outcome,
            CASE WHEN touches IS NULL THEN -1 ELSE least(touches, 5) END AS touches,
@@ -508,14 +509,14 @@ def leaderboard(scope: MetricScope) -> Statement:
     won AS (
         SELECT owner_id AS member_id, count(*) AS won,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle) AS median_cycle_seconds
-        FROM ({_closed(scope, "'WON'")}
+        FROM ({_closed(scope, "WON")}
         ) c
         WHERE owner_id IS NOT NULL
         GROUP BY 1
     ),
     lost AS (
         SELECT owner_id AS member_id, count(*) AS lost
-        FROM ({_closed(scope, "'LOST'")}
+        FROM ({_closed(scope, "LOST")}
         ) c
         WHERE owner_id IS NOT NULL
         GROUP BY 1
@@ -552,7 +553,7 @@ def won_value_by_owner(scope: MetricScope) -> Statement:
     sql = f"""
     WITH {_WINDOWS}
     SELECT owner_id AS member_id, value_currency AS currency, sum(value_amount) AS won_value
-    FROM ({_closed(scope, "'WON'")}
+    FROM ({_closed(scope, "WON")}
     ) c
     WHERE owner_id IS NOT NULL AND value_amount IS NOT NULL
     GROUP BY 1, 2 ORDER BY 1, 2
