@@ -315,6 +315,21 @@ def upgrade() -> None:
         postgresql_where=sa.text("deleted_at IS NULL"),
     )
 
+    # The leads open at the end of a window, and each one's latest completed work (stalled).
+    op.create_index(
+        "ix_stage_visits_open",
+        "stage_visits",
+        ["workspace_id", "pipeline_id", "entered_at"],
+        postgresql_include=["lead_id", "stage_id"],
+        postgresql_where=sa.text("exited_at IS NULL"),
+    )
+    op.create_index(
+        "ix_activities_lead_done",
+        "activities",
+        ["workspace_id", "lead_id", "occurred_at"],
+        postgresql_where=sa.text("status = 'COMPLETED' AND deleted_at IS NULL"),
+    )
+
     op.execute(REFRESH_CLOSED_LEADS)
     for event, (referencing, sources) in ACTIVITY_EVENTS.items():
         name = f"activities_metrics_{event.lower()}"
@@ -367,6 +382,16 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {name} ON activities")
         op.execute(f"DROP FUNCTION {name}()")
     op.execute("DROP FUNCTION closed_leads_refresh(uuid[], uuid[])")
+    op.drop_index(
+        "ix_activities_lead_done",
+        table_name="activities",
+        postgresql_where=sa.text("status = 'COMPLETED' AND deleted_at IS NULL"),
+    )
+    op.drop_index(
+        "ix_stage_visits_open",
+        table_name="stage_visits",
+        postgresql_where=sa.text("exited_at IS NULL"),
+    )
     op.drop_index(
         "ix_leads_pipeline_created",
         table_name="leads",

@@ -201,6 +201,14 @@ class Activity(TenantScoped, Timestamped, Base):
             ],
             postgresql_where=text("status = 'COMPLETED' AND deleted_at IS NULL"),
         ),
+        # Each lead's completed work by time: its latest before an instant, in one probe.
+        Index(
+            "ix_activities_lead_done",
+            "workspace_id",
+            "lead_id",
+            "occurred_at",
+            postgresql_where=text("status = 'COMPLETED' AND deleted_at IS NULL"),
+        ),
         # The few activities with an approach method or closing technique.
         Index(
             "ix_activities_techniques",

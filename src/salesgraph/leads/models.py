@@ -219,6 +219,15 @@ class StageVisit(TenantScoped, Base):
             postgresql_include=["stage_id", "lead_id"],
             postgresql_where=text("exit = 'LOST'"),
         ),
+        # The visits open now, by pipeline and entry: the leads open at a window's end.
+        Index(
+            "ix_stage_visits_open",
+            "workspace_id",
+            "pipeline_id",
+            "entered_at",
+            postgresql_include=["lead_id", "stage_id"],
+            postgresql_where=text("exited_at IS NULL"),
+        ),
         # Covering, per stage: EVERY_ENTRY funnels read one range per stage, never sorting
         # visits by stage; losses likewise.
         Index(

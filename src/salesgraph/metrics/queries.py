@@ -252,9 +252,11 @@ def _open_at_end(scope: MetricScope) -> str:
                    WHEN o.judged_at - o.entered_at > make_interval(days => s.target_days)
                        THEN true
                    ELSE o.judged_at - greatest(l.created_at, (
+                       -- (completed work's `at` is its occurred_at: one probe of the
+                       -- index of each lead's completed work by time)
                        SELECT max(a.occurred_at) FROM activities a
                        WHERE a.workspace_id = :ws AND a.lead_id = o.lead_id
-                         AND a.at < o.judged_at AND {_DONE}
+                         AND a.occurred_at < o.judged_at AND {_DONE}
                    )) > make_interval(days => s.target_days)
                END AS stalled
         FROM open_visits o
