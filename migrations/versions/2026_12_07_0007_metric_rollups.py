@@ -101,24 +101,23 @@ def _count_changes(sources: Sequence[tuple[str, int]]) -> str:
         f"SELECT a.workspace_id, a.lead_id FROM {table} a WHERE a.status = 'COMPLETED'"
         for table, _ in sources
     )
+    # One statement: the changed rows are read from the transition tables once for both rollups.
     return f"""
     WITH changes AS (
             {changes}
-    )
-    INSERT INTO activity_daily AS r (
-        workspace_id, pipeline_id, day, stage_id, type, outcome, activities, seconds
-    )
-    SELECT workspace_id, pipeline_id, day, stage_id, type, outcome, sum(sign), sum(seconds)
-    FROM changes
-    GROUP BY workspace_id, pipeline_id, day, stage_id, type, outcome
-    HAVING sum(sign) <> 0 OR sum(seconds) <> 0
-    ORDER BY workspace_id, pipeline_id, day, stage_id, type, outcome
-    ON CONFLICT (workspace_id, pipeline_id, day, stage_id, type, outcome) DO UPDATE SET
-        activities = r.activities + excluded.activities,
-        seconds = r.seconds + excluded.seconds;
-
-    WITH changes AS (
-            {changes}
+    ),
+    daily AS (
+        INSERT INTO activity_daily AS r (
+            workspace_id, pipeline_id, day, stage_id, type, outcome, activities, seconds
+        )
+        SELECT workspace_id, pipeline_id, day, stage_id, type, outcome, sum(sign), sum(seconds)
+        FROM changes
+        GROUP BY workspace_id, pipeline_id, day, stage_id, type, outcome
+        HAVING sum(sign) <> 0 OR sum(seconds) <> 0
+        ORDER BY workspace_id, pipeline_id, day, stage_id, type, outcome
+        ON CONFLICT (workspace_id, pipeline_id, day, stage_id, type, outcome) DO UPDATE SET
+            activities = r.activities + excluded.activities,
+            seconds = r.seconds + excluded.seconds
     )
     INSERT INTO activity_daily_members AS r (
         workspace_id, pipeline_id, day, member_id, activities
