@@ -298,12 +298,11 @@ def outcomes(
            coalesce(ov.weighted_forecast, 0)
     FROM won_value wo FULL JOIN open_value ov
       ON ov.start_at = wo.start_at AND ov.currency = wo.currency"""
-    money_parts = f""",
+    money_parts = """,
     won_value AS (
         SELECT start_at, value_currency AS currency, count(*) AS won_with_value,
                sum(value_amount) AS won_value, avg(value_amount) AS average_deal_size
-        FROM ({_closed(scope, "WON")}
-        ) c
+        FROM won_leads
         WHERE value_amount IS NOT NULL
         GROUP BY start_at, value_currency
     ),
@@ -316,11 +315,13 @@ def outcomes(
     )"""
     sql = f"""
     WITH {_WINDOWS},
+    -- Read once, for the counts and cycles and (with money) the won value.
+    won_leads AS ({_closed(scope, "WON")}
+    ),
     won AS (
         SELECT start_at, count(*) AS won, avg(cycle) AS mean_cycle_seconds,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle) AS median_cycle_seconds
-        FROM ({_closed(scope, "WON")}
-        ) c
+        FROM won_leads
         GROUP BY start_at
     ),
     lost AS (
@@ -396,8 +397,8 @@ def persistence(
     """Per window: touches before each win as buckets 0..5 (5 = five or more); touches after
     the first NEGATIVE outcome on each lost lead, the same way (-1 = lost without one).
 
-    The touches are closed_leads', kept per closed lead by triggers with the activity
-    models' touch and rejection conditions (migration 0007).
+    The touches are closed_leads', kept per closed lead by triggers (migration 0007, with
+    its own copy of the activity models' touch and rejection conditions).
     """
     sql = f"""
     WITH {_WINDOWS},
